@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
@@ -28,7 +27,9 @@ class Settings(BaseSettings):
     telegram_base_url: str | None = Field(default=None, alias="TELEGRAM_BASE_URL")
     data_dir: Path = Field(default=Path("data"), alias="KNEEBOT_DATA_DIR")
     database_url: str | None = Field(default=None, alias="KNEEBOT_DATABASE_URL")
-    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list, alias="KNEEBOT_ADMIN_IDS")
+    admin_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, alias="KNEEBOT_ADMIN_IDS"
+    )
     webhook_url: str | None = Field(default=None, alias="KNEEBOT_WEBHOOK_URL")
     webhook_secret: SecretStr | None = Field(default=None, alias="KNEEBOT_WEBHOOK_SECRET")
     webhook_listen: str = Field(default="127.0.0.1", alias="KNEEBOT_WEBHOOK_LISTEN")

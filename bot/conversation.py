@@ -1,0 +1,252 @@
+"""The conversation core: a user's text in, a structured reply out. Channels are thin over it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from bot.compose import Composer, Rendered
+from bot.knowledge import Chunk, Kind, KnowledgeBase
+from bot.retrieval import Hit, Mode, Retriever, normalise
+from bot.safety import SafetyCheck
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 500  # longer messages are read up to here; the rest adds no signal
+ANSWER_MARGIN = 0.12  # other passages within this score of the best are named as related
+MAX_BUTTONS = 4
+
+# (command, what it does): shown by /help and registered with Telegram's setMyCommands.
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("start", "what I can do"),
+    ("help", "commands and example questions"),
+    ("routine", "build or show your corrective routine"),
+    ("remind", "daily reminder, e.g. /remind 07:30 or /remind 18:00 mon,wed,fri"),
+    ("timezone", "set your timezone, e.g. /timezone Europe/Berlin"),
+    ("reminders", "show your reminder schedule"),
+    ("progress", "your streak and a chart of done sessions"),
+    ("stop", "stop the daily reminder"),
+    ("forget", "delete everything stored about you"),
+    ("cancel", "leave the current questionnaire"),
+)
+
+
+class ReplyKind(StrEnum):
+    ANSWER = "answer"
+    HOWTO = "howto"
+    SAFETY = "safety"
+    UNKNOWN = "unknown"
+    INFO = "info"  # welcome and help texts
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    title: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Button:
+    """A follow-up the user can tap; `action` is short and channel-neutral ('howto:clamshell')."""
+
+    label: str
+    action: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    kind: ReplyKind
+    html: str
+    text: str
+    sources: tuple[Source, ...] = ()
+    buttons: tuple[Button, ...] = field(default=())
+
+
+# Below this best-passage score a question is "not covered". Real values come from
+# bot/calibration.json, written by `kneebot eval --calibrate` from the labelled dev questions.
+FALLBACK_UNKNOWN = 0.5
+
+
+class Coach:
+    """Decides what kind of reply a message gets and composes it."""
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        retriever: Retriever,
+        composer: Composer,
+        unknown_below: dict[str, float] | None = None,
+    ) -> None:
+        self.kb = kb
+        self.retriever = retriever
+        self.composer = composer
+        self.safety = SafetyCheck(kb)
+        self.unknown_below = dict(unknown_below or {})
+
+    # -- free text -------------------------------------------------------------------------
+
+    async def reply(self, text: str) -> Reply:
+        """Answer a free-text message; the model runs off the event loop."""
+        prepared = self.retriever.prepare(text[:MAX_QUESTION_CHARS])
+        if not prepared.strip():
+            return self.unknown()
+        vector = (await self.retriever.embedder.encode_async([prepared]))[0]
+        return self.decide(text[:MAX_QUESTION_CHARS], prepared, vector)
+
+    def reply_sync(self, text: str) -> Reply:
+        """Blocking twin of `reply` for scripts and the eval."""
+        prepared = self.retriever.prepare(text[:MAX_QUESTION_CHARS])
+        if not prepared.strip():
+            return self.unknown()
+        return self.decide(text, prepared, self.retriever.embedder.encode([prepared])[0])
+
+    def decide(
+        self, text: str, prepared: str, vector: np.ndarray, mode: Mode = Mode.COMBINED
+    ) -> Reply:
+        """Safety first, then unknown, then a how-to or an answer."""
+        hits = self.retriever.rank(prepared, vector, mode)
+        flag = self.safety.red_flag([normalise(text), prepared], hits)
+        if flag is not None:
+            return self.safety_reply(flag, hits)
+        top = hits[0]
+        if top.score < self.unknown_below.get(mode.value, FALLBACK_UNKNOWN):
+            return self.unknown(hits)
+        if top.chunk.kind is Kind.EXERCISE:
+            return self.howto(top.chunk, score=top.score)
+        return self.answer(hits)
+
+    # -- reply kinds -----------------------------------------------------------------------
+
+    def howto(self, exercise: Chunk, score: float = 1.0) -> Reply:
+        """Steps, dose, mistakes and variants of one exercise."""
+        easier, easier_id = self._variant(exercise.easier)
+        harder, harder_id = self._variant(exercise.harder)
+        rendered = self.composer.render(
+            "howto.j2",
+            ex=exercise,
+            dosage=exercise.dosage.describe() if exercise.dosage else "",
+            addresses=[self.kb.by_id(cause).title.lower() for cause in exercise.addresses],
+            equipment=", ".join(item.value.replace("-", " ") for item in exercise.equipment)
+            or "nothing but a mat or the floor",
+            easier=easier,
+            harder=harder,
+            sources=exercise.sources,
+        )
+        buttons = [
+            Button(f"Easier: {self.kb.by_id(i).title}", f"howto:{i}") for i in [easier_id] if i
+        ]
+        buttons += [
+            Button(f"Harder: {self.kb.by_id(i).title}", f"howto:{i}") for i in [harder_id] if i
+        ]
+        buttons += self._related_buttons(exercise, skip={easier_id, harder_id})
+        return self._reply(
+            ReplyKind.HOWTO, rendered, [Source(exercise.id, exercise.title, score)], buttons
+        )
+
+    def answer(self, hits: list[Hit]) -> Reply:
+        """The best passage, the exercises it points to, and close runners-up as related."""
+        main = hits[0]
+        also = [
+            hit.chunk
+            for hit in hits[1:3]
+            if hit.score >= main.score - ANSWER_MARGIN and hit.chunk.kind is not Kind.SAFETY
+        ]
+        exercises = self._exercises_for(main.chunk)
+        rendered = self.composer.render(
+            "answer.j2",
+            main=main.chunk,
+            exercises=[chunk.title for chunk in exercises],
+            also=also,
+            sources=main.chunk.sources,
+        )
+        sources = [Source(main.chunk.id, main.chunk.title, main.score)]
+        sources += [
+            Source(hit.chunk.id, hit.chunk.title, hit.score)
+            for hit in hits[1:3]
+            if hit.chunk in also
+        ]
+        buttons = [
+            Button(f"How do I do: {chunk.title}", f"howto:{chunk.id}") for chunk in exercises
+        ]
+        buttons += [Button(chunk.title, f"topic:{chunk.id}") for chunk in also]
+        return self._reply(ReplyKind.ANSWER, rendered, sources, buttons)
+
+    def topic(self, chunk_id: str) -> Reply:
+        """The reply for a tapped topic or exercise button."""
+        chunk = self.kb.get(chunk_id)
+        if chunk is None:
+            return self.unknown()
+        if chunk.kind is Kind.EXERCISE:
+            return self.howto(chunk)
+        if chunk.triggers:
+            return self.safety_reply(chunk, [])
+        hit = Hit(chunk, 1.0, 1.0, 0.0, 0.0)
+        return self.answer([hit])
+
+    def safety_reply(self, flag: Chunk, hits: list[Hit]) -> Reply:
+        """Stop, see a professional: no exercises offered."""
+        rendered = self.composer.render("safety.j2", flag=flag, sources=flag.sources)
+        score = next((hit.score for hit in hits if hit.chunk.id == flag.id), 1.0)
+        return self._reply(ReplyKind.SAFETY, rendered, [Source(flag.id, flag.title, score)], [])
+
+    def unknown(self, hits: list[Hit] | None = None) -> Reply:
+        """Say plainly that this is not covered, and what the bot can do."""
+        rendered = self.composer.render("unknown.j2", suggestions=[])
+        return self._reply(ReplyKind.UNKNOWN, rendered, [], [Button("Build my routine", "routine")])
+
+    def welcome(self, name: str | None = None) -> Reply:
+        rendered = self.composer.render("welcome.j2", name=name, disclaimer=self.disclaimer)
+        buttons = [
+            Button("Ask a question", "ask"),
+            Button("Build my routine", "routine"),
+            Button("Daily reminder", "remind"),
+        ]
+        return self._reply(ReplyKind.INFO, rendered, [], buttons)
+
+    def help(self) -> Reply:
+        rendered = self.composer.render("help.j2", commands=COMMANDS, disclaimer=self.disclaimer)
+        return self._reply(ReplyKind.INFO, rendered, [], [])
+
+    @property
+    def disclaimer(self) -> str:
+        chunk = self.kb.get("medical-disclaimer")
+        return chunk.summary if chunk else ""
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _variant(self, value: str | None) -> tuple[str, str | None]:
+        """A variant's text, and its exercise id when it names another exercise."""
+        chunk = self.kb.get(value)
+        if chunk is not None:
+            return f"{chunk.title} — {chunk.summary}", chunk.id
+        return value or "", None
+
+    def _exercises_for(self, chunk: Chunk) -> list[Chunk]:
+        """Exercises a cause is addressed by, or an answer's related exercises."""
+        if chunk.kind is Kind.CAUSE:
+            found = [ex for ex in self.kb.of_kind(Kind.EXERCISE) if chunk.id in ex.addresses]
+        else:
+            found = [c for c in map(self.kb.get, chunk.related) if c and c.kind is Kind.EXERCISE]
+        return found[:MAX_BUTTONS]
+
+    def _related_buttons(self, chunk: Chunk, skip: set[str | None]) -> list[Button]:
+        related = [c for c in map(self.kb.get, chunk.related) if c and c.id not in skip]
+        return [
+            Button(
+                f"How do I do: {c.title}" if c.kind is Kind.EXERCISE else c.title,
+                f"{'howto' if c.kind is Kind.EXERCISE else 'topic'}:{c.id}",
+            )
+            for c in related
+        ]
+
+    @staticmethod
+    def _reply(
+        kind: ReplyKind, rendered: Rendered, sources: list[Source], buttons: list[Button]
+    ) -> Reply:
+        return Reply(
+            kind, rendered.html, rendered.text, tuple(sources), tuple(buttons[:MAX_BUTTONS])
+        )
