@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -15,6 +16,9 @@ from bot.safety import SafetyCheck
 
 log = logging.getLogger(__name__)
 
+# "Bridges are too easy now" asks for the harder variant; "too hard" for the easier one.
+HARDER = re.compile(r"\b(too easy|harder|next (step|level)|progress(ion)?|level up)\b")
+EASIER = re.compile(r"\b(too hard|too difficult|easier|regress(ion)?|can'?t (do|manage))\b")
 MAX_QUESTION_CHARS = 500  # longer messages are read up to here; the rest adds no signal
 ANSWER_MARGIN = 0.12  # other passages within this score of the best are named as related
 MAX_BUTTONS = 4
@@ -113,11 +117,20 @@ class Coach:
         if flag is not None:
             return self.safety_reply(flag, hits)
         top = hits[0]
-        if top.score < self.unknown_below.get(mode.value, FALLBACK_UNKNOWN):
+        best_evidence = max(hit.evidence for hit in hits)
+        if best_evidence < self.unknown_below.get(mode.value, FALLBACK_UNKNOWN):
             return self.unknown(hits)
         if top.chunk.kind is Kind.EXERCISE:
-            return self.howto(top.chunk, score=top.score)
+            return self.howto(self._progression(top.chunk, prepared), score=top.score)
         return self.answer(hits)
+
+    def _progression(self, exercise: Chunk, prepared: str) -> Chunk:
+        """The harder or easier variant when the message asks for one and it is an exercise."""
+        wanted = exercise.harder if HARDER.search(prepared) else None
+        if EASIER.search(prepared):
+            wanted = exercise.easier
+        variant = self.kb.get(wanted)
+        return variant if variant is not None and variant.kind is Kind.EXERCISE else exercise
 
     # -- reply kinds -----------------------------------------------------------------------
 
@@ -184,7 +197,7 @@ class Coach:
             return self.howto(chunk)
         if chunk.triggers:
             return self.safety_reply(chunk, [])
-        hit = Hit(chunk, 1.0, 1.0, 0.0, 0.0)
+        hit = Hit(chunk, 1.0, 1.0, 1.0, 0.0, 0.0)
         return self.answer([hit])
 
     def safety_reply(self, flag: Chunk, hits: list[Hit]) -> Reply:

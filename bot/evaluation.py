@@ -15,7 +15,7 @@ from bot.retrieval import Mode
 
 QUESTIONS_FILE = PROJECT_ROOT / "tests" / "data" / "eval_questions.yaml"
 CALIBRATION_FILE = PROJECT_ROOT / "bot" / "calibration.json"
-MAX_FALSE_REJECT = 0.02  # leaves headroom under the 3% bar for unseen questions
+MISS_COST = 3  # wrongly refusing a real question is worse than answering an off-topic one
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Outcome:
     kind: str
     top_id: str | None
     ranked_ids: tuple[str, ...]
-    top_score: float
+    evidence: float  # the best match evidence over all chunks
 
 
 def load_questions(path: Path = QUESTIONS_FILE, split: str | None = None) -> list[Question]:
@@ -52,7 +52,8 @@ def run(coach: Coach, questions: list[Question], mode: Mode) -> list[Outcome]:
         top_id = reply.sources[0].id if reply.sources else None
         # The reply's own source leads (a red flag outranks retrieval); the ranking follows.
         ranked = (top_id,) * bool(top_id) + tuple(h.chunk.id for h in hits if h.chunk.id != top_id)
-        outcomes.append(Outcome(question, reply.kind.value, top_id, ranked, hits[0].score))
+        evidence = max(hit.evidence for hit in hits)
+        outcomes.append(Outcome(question, reply.kind.value, top_id, ranked, evidence))
     return outcomes
 
 
@@ -89,18 +90,21 @@ def _mean(values) -> float:
 
 
 def calibrate_unknown(outcomes: list[Outcome]) -> float:
-    """The threshold that rejects the most off-topic questions with ≤ 2% in-domain rejected.
+    """The evidence cut that best separates off-topic from in-domain questions.
 
-    Safety questions are left out: they are caught before the threshold applies. The cut sits
-    halfway between the neighbouring scores, for margin on questions not in the set.
+    Rejecting a real question costs MISS_COST times more than letting an off-topic one through.
+    The cuts with the lowest cost form intervals; the middle of the widest leaves the most
+    margin for questions not in the set. Safety questions are left out: rules catch them first.
     """
-    inside = sorted(o.top_score for o in outcomes if o.question.kind in ("answer", "howto"))
-    off = sorted(o.top_score for o in outcomes if o.question.kind == "unknown")
-    allowed = int(MAX_FALSE_REJECT * len(inside))
-    highest_cut = inside[allowed]  # rejecting anything below this rejects ≤ allowed in-domain
-    below = [score for score in off if score < highest_cut]
-    lowest_cut = max(below) if below else highest_cut
-    return round((lowest_cut + highest_cut) / 2, 4)
+    inside = np.array([o.evidence for o in outcomes if o.question.kind in ("answer", "howto")])
+    off = np.array([o.evidence for o in outcomes if o.question.kind == "unknown"])
+    scores = np.unique(np.concatenate([inside, off]))
+    cuts = np.concatenate([[scores[0] - 0.01], (scores[:-1] + scores[1:]) / 2, [scores[-1] + 0.01]])
+    cost = np.array([(off >= cut).sum() + MISS_COST * (inside < cut).sum() for cut in cuts])
+    best = np.flatnonzero(cost == cost.min())
+    runs = np.split(best, np.flatnonzero(np.diff(best) > 1) + 1)
+    widest = max(runs, key=lambda run: cuts[run[-1]] - cuts[run[0]])
+    return round(float((cuts[widest[0]] + cuts[widest[-1]]) / 2), 4)
 
 
 def load_calibration(path: Path = CALIBRATION_FILE) -> dict[str, float]:

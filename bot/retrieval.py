@@ -30,7 +30,8 @@ FILLER = frozenset(bm25s.stopwords.STOPWORDS_EN_PLUS) | {
 # Asking for a movement to do, or asking why/what: nudges exercise chunks up or down.
 HOWTO_INTENT = re.compile(
     r"\b(exercises?|stretch(es|ing)?|drills?|workouts?|moves?|strengthen\w*|activate|"
-    r"how (do|can|should) i (do|perform)|how to (do|perform)|progress(ion)?|"
+    r"how (do|can|should) i (do|perform|improve|fix|increase|loosen|stretch|strengthen)|"
+    r"how to (do|perform)|progress(ion)?|"
     r"next step|harder|easier|loosen|mobili[sz]\w*|roll(ing)? out)\b"
 )
 WHY_INTENT = re.compile(r"\b(why|cause[sd]?|reason|what is|what's|what are|mean|normal|risk)\b")
@@ -57,7 +58,8 @@ class Weights:
 @dataclass(frozen=True)
 class Hit:
     chunk: Chunk
-    score: float
+    score: float  # what ranks the hits
+    evidence: float  # how well the text matches, without intent: decides "not covered"
     dense: float
     lexical: float
     name: float
@@ -213,22 +215,18 @@ class Retriever:
         name = self._names.scores(prepared)
         name = np.where(name >= w.name_floor, name, 0.0)
         if mode is Mode.DENSE:
-            total = dense
+            evidence = dense
         elif mode is Mode.LEXICAL:
-            total = lexical + w.name * name
+            evidence = lexical + w.name * name
         else:
-            total = (
-                dense
-                + w.lexical * lexical
-                + w.name * name
-                + w.intent * self.intent(prepared)
-                - w.red_flag * self._is_red_flag
-            )
+            evidence = dense + w.lexical * lexical + w.name * name
+        # Intent and the red-flag discount reorder candidates; they are not evidence of a match.
+        total = evidence
+        if mode is Mode.COMBINED:
+            total = evidence + w.intent * self.intent(prepared) - w.red_flag * self._is_red_flag
         order = np.argsort(-total, kind="stable")
-        return [
-            Hit(self.kb.chunks[i], *(float(x[i]) for x in (total, dense, lexical, name)))
-            for i in order
-        ]
+        columns = (total, evidence, dense, lexical, name)
+        return [Hit(self.kb.chunks[i], *(float(column[i]) for column in columns)) for i in order]
 
     def search(self, text: str, mode: Mode = Mode.COMBINED) -> list[Hit]:
         """Blocking convenience: prepare, encode, rank."""

@@ -55,7 +55,7 @@ def test_ask_json_reads_stdin_and_prints_one_object_per_line(settings, runtime):
 def test_ask_prints_plain_text(settings, runtime):
     result = _kneebot(settings, "ask", "wall sit")
     assert result.returncode == 0, result.stderr
-    assert "WALL SIT" in result.stdout.upper()
+    assert "== Wall sit ==" in result.stdout
     assert "<b>" not in result.stdout
 
 
@@ -85,6 +85,6 @@ def test_chat_answers_and_numbered_choices(settings, runtime):
     result = _kneebot(settings, "chat", stdin=script)
     assert result.returncode == 0, result.stderr
     assert "/routine" in result.stdout
-    assert "GLUTE BRIDGE" in result.stdout
-    assert "[1]" in result.stdout
-    assert "SINGLE-LEG" in result.stdout.upper()
+    assert "== Glute bridge ==" in result.stdout
+    assert "[1] Harder: Single-leg glute bridge" in result.stdout
+    assert "== Single-leg glute bridge ==" in result.stdout
