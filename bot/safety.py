@@ -25,6 +25,8 @@ class Trigger:
 
     Written in the knowledge file as words separated by spaces, alternatives by '|':
     "pop|popped swell|swollen" matches "it popped and swelled up" but not "pop music".
+    Words match in any form ("swell" matches "swelling"); a word written "=locked" matches
+    only itself, for when the base form means something else ("lock your knees" is a cue).
     """
 
     groups: tuple[frozenset[str], ...]
@@ -45,12 +47,17 @@ class SafetyCheck:
         ]
 
     def _groups(self, rule: str) -> tuple[frozenset[str], ...]:
-        return tuple(frozenset(self._stemmer.stemWords(g.split("|"))) for g in rule.split())
+        return tuple(frozenset(map(self._word, group.split("|"))) for group in rule.split())
+
+    def _word(self, word: str) -> str:
+        return word if word.startswith("=") else self._stemmer.stemWord(word)
 
     def stems(self, prepared: str) -> set[str]:
+        """The message's word stems, plus its exact words marked with '='."""
         for pattern, canonical in NEGATIONS:
             prepared = pattern.sub(canonical, prepared)
-        return set(self._stemmer.stemWords(WORD.findall(prepared)))
+        words = WORD.findall(prepared)
+        return set(self._stemmer.stemWords(words)) | {f"={word}" for word in words}
 
     def red_flag(self, texts: list[str], hits: list[Hit]) -> Chunk | None:
         """The red-flag chunk a message matches by a trigger rule, or by meaning.
