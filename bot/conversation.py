@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
+from cachetools import LRUCache
 
+from bot.batching import MicroBatcher
 from bot.compose import Composer, Rendered
 from bot.knowledge import Chunk, Kind, KnowledgeBase
 from bot.retrieval import Hit, Mode, Retriever, normalise
@@ -19,7 +21,8 @@ log = logging.getLogger(__name__)
 # "Bridges are too easy now" asks for the harder variant; "too hard" for the easier one.
 HARDER = re.compile(r"\b(too easy|harder|next (step|level)|progress(ion)?|level up)\b")
 EASIER = re.compile(r"\b(too hard|too difficult|easier|regress(ion)?|can'?t (do|manage))\b")
-MAX_QUESTION_CHARS = 500  # longer messages are read up to here; the rest adds no signal
+MAX_QUESTION_CHARS = 500
+REPLY_CACHE_SIZE = 2048  # longer messages are read up to here; the rest adds no signal
 ANSWER_MARGIN = 0.12  # other passages within this score of the best are named as related
 MAX_BUTTONS = 4
 
@@ -90,16 +93,25 @@ class Coach:
         self.composer = composer
         self.safety = SafetyCheck(kb)
         self.unknown_below = dict(unknown_below or {})
+        self.batcher = MicroBatcher(retriever.embedder.encode_async)
+        # Replies depend only on the text and the knowledge base, so popular questions repeat.
+        self.cache: LRUCache[str, Reply] = LRUCache(maxsize=REPLY_CACHE_SIZE)
 
     # -- free text -------------------------------------------------------------------------
 
     async def reply(self, text: str) -> Reply:
-        """Answer a free-text message; the model runs off the event loop."""
-        prepared = self.retriever.prepare(text[:MAX_QUESTION_CHARS])
+        """Answer a free-text message; the model runs off the event loop, batched with others."""
+        text = text[:MAX_QUESTION_CHARS]
+        key = normalise(text)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        prepared = self.retriever.prepare(text)
         if not prepared.strip():
             return self.unknown()
-        vector = (await self.retriever.embedder.encode_async([prepared]))[0]
-        return self.decide(text[:MAX_QUESTION_CHARS], prepared, vector)
+        reply = self.decide(text, prepared, await self.batcher.encode(prepared))
+        self.cache[key] = reply
+        return reply
 
     def reply_sync(self, text: str) -> Reply:
         """Blocking twin of `reply` for scripts and the eval."""
