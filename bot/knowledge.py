@@ -193,7 +193,7 @@ def load_chunk(path: Path) -> Chunk:
     if not post.metadata:
         raise KnowledgeError(f"{path.name}: no YAML front matter (--- block) found")
     try:
-        chunk = Chunk(**post.metadata, body=post.content.strip(), path=str(path))
+        chunk = Chunk(**post.metadata, body=reflow(post.content), path=str(path))
     except ValidationError as exc:
         raise KnowledgeError(f"{path.name}: {_describe(exc)}") from exc
     except TypeError as exc:
@@ -201,6 +201,12 @@ def load_chunk(path: Path) -> Chunk:
     if chunk.id != path.stem:
         raise KnowledgeError(f"{path.name}: field 'id' is {chunk.id!r}, expected {path.stem!r}")
     return chunk
+
+
+def reflow(markdown: str) -> str:
+    """Paragraphs joined into single lines (files wrap at 100 columns; chat clients wrap anyway)."""
+    paragraphs = (" ".join(part.split()) for part in markdown.split("\n\n"))
+    return "\n\n".join(part for part in paragraphs if part)
 
 
 def _describe(exc: ValidationError) -> str:
