@@ -9,6 +9,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
+from datetime import date
 
 from bot.config import Settings, get_settings
 from bot.index import IndexUnavailable
@@ -59,8 +60,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.set_defaults(handler=cmd_eval)
 
+    bench = sub.add_parser("bench", help="speed and memory benchmark; prints a table, writes JSON")
+    bench.add_argument("--quick", action="store_true", help="a smaller run, under a minute")
+    bench.add_argument("--output", default="bench-results.json", help="where the JSON goes")
+    bench.set_defaults(handler=cmd_bench)
+
     run = sub.add_parser("run", help="the Telegram bot (console chat without a token)")
     run.set_defaults(handler=cmd_run)
+
+    _routine_parser(sub)
     return parser
 
 
@@ -153,6 +161,15 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from bot.bench import run_bench
+
+    run_bench(settings, quick=args.quick, output=Path(args.output))
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if settings.telegram_bot_token is None:
         print("TELEGRAM_BOT_TOKEN is not set: starting the console chat instead.", file=sys.stderr)
@@ -160,6 +177,42 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.channels.telegram import run_telegram
 
     return run_telegram(settings)
+
+
+def _routine_parser(sub: argparse._SubParsersAction) -> None:
+    routine = sub.add_parser("routine", help="build a corrective routine from causes and settings")
+    routine.add_argument("--causes", help="comma-separated cause ids or names (default: starter)")
+    routine.add_argument("--equipment", default="none", help="band,step,weight,foam-roller or none")
+    routine.add_argument("--level", default="beginner", help="beginner, intermediate or advanced")
+    routine.add_argument("--minutes", type=int, default=10, help="minutes a day (3-60)")
+    routine.add_argument("--days", type=int, default=3, help="days a week (1-7)")
+    routine.add_argument("--start", type=date.fromisoformat, help="programme start, YYYY-MM-DD")
+    routine.add_argument("--json", action="store_true", help="the routine as one JSON object")
+    routine.set_defaults(handler=cmd_routine)
+
+
+def cmd_routine(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.assessment import AssessmentError, load_questionnaire, profile_from_options
+    from bot.compose import Composer
+    from bot.knowledge import load_knowledge
+    from bot.routine_replies import RoutineScreens, routine_json
+    from bot.routines import build_routine
+
+    kb = load_knowledge(settings.knowledge_dir)
+    try:
+        questionnaire = load_questionnaire(settings.knowledge_dir / "assessment.yaml", kb)
+        options = (args.causes, args.equipment, args.level, args.minutes, args.days)
+        profile = profile_from_options(kb, *options)
+    except (AssessmentError, ValueError) as exc:
+        print(f"kneebot routine: {exc}", file=sys.stderr)
+        return 2
+    routine = build_routine(profile, kb, start=args.start)
+    if args.json:
+        print(json.dumps(routine_json(routine), ensure_ascii=False))
+        return 0
+    screens = RoutineScreens(kb, questionnaire, Composer(settings.prompts_dir))
+    print(screens.routine(routine, args.start or date.today()).text)
+    return 0
 
 
 Handler = Callable[[argparse.Namespace, Settings], int]

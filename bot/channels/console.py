@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import Callable
 
+from bot.channels.console_reminders import ConsoleReminders
 from bot.config import Settings
 from bot.conversation import Button, Coach, Reply
+from bot.routine_flow import RoutineFlow
 from bot.runtime import Runtime
+from bot.storage import Database
 
 PROMPT = "you> "
 CONSOLE_USER_ID = 0  # the console has one local user
@@ -17,8 +21,15 @@ CONSOLE_USER_ID = 0  # the console has one local user
 class ConsoleChat:
     """Turns lines of input into replies; buttons become numbered choices."""
 
-    def __init__(self, coach: Coach) -> None:
+    def __init__(
+        self,
+        coach: Coach,
+        routine: RoutineFlow | None = None,
+        reminders: ConsoleReminders | None = None,
+    ) -> None:
         self.coach = coach
+        self.routine = routine
+        self.reminders = reminders
         self.choices: list[Button] = []
 
     async def handle(self, line: str) -> str:
@@ -29,7 +40,8 @@ class ConsoleChat:
         if line.isdigit() and self.choices:
             return await self._choose(int(line))
         if line.startswith("/"):
-            return self.show(self._command(line))
+            reply = await self._routine_command(line) or await self._reminder_command(line)
+            return self.show(reply or self._command(line))
         return self.show(await self.coach.reply(line))
 
     def show(self, reply: Reply) -> str:
@@ -45,7 +57,11 @@ class ConsoleChat:
     async def _choose(self, number: int) -> str:
         if not 1 <= number <= len(self.choices):
             return f"Please pick a number between 1 and {len(self.choices)}."
-        return self.show(self.action(self.choices[number - 1].action))
+        action = self.choices[number - 1].action
+        if self.routine is not None and self.routine.handles(action):
+            return self.show((await self.routine.tap(CONSOLE_USER_ID, action)).reply)
+        reply = await self.reminders.tap(action) if self.reminders else None
+        return self.show(reply or self.action(action))
 
     def action(self, action: str) -> Reply:
         """What a tapped button does; the same actions as the Telegram channel."""
@@ -53,6 +69,18 @@ class ConsoleChat:
         if kind in ("howto", "topic"):
             return self.coach.topic(value)
         return self.coach.help()
+
+    async def _routine_command(self, line: str) -> Reply | None:
+        """/routine and /cancel go to the routine flow (the same one Telegram uses)."""
+        command = line.split()[0][1:].lower()
+        if self.routine is None or command not in ("routine", "cancel"):
+            return None
+        step = self.routine.open if command == "routine" else self.routine.cancel
+        return (await step(CONSOLE_USER_ID)).reply
+
+    async def _reminder_command(self, line: str) -> Reply | None:
+        """/remind, /reminders, /timezone, /stop, /progress and /forget (as on Telegram)."""
+        return await self.reminders.command(line) if self.reminders else None
 
     def _command(self, line: str) -> Reply:
         command = line.split()[0][1:].lower()
@@ -65,9 +93,28 @@ class ConsoleChat:
 
 async def run_console(runtime: Runtime, settings: Settings) -> int:
     """Read lines until EOF or /quit; reply to each."""
-    chat = ConsoleChat(runtime.coach)
+    db = Database.from_settings(settings)
+    await db.migrate()
+    routine = RoutineFlow.create(runtime.kb, runtime.coach.composer, db, settings.knowledge_dir)
+    reminders = ConsoleReminders.create(db, runtime.kb, runtime.coach.composer, settings)
+    chat = ConsoleChat(runtime.coach, routine=routine, reminders=reminders)
     print(chat.show(runtime.coach.welcome()))
     print("\n(type /help for commands, /quit to leave)\n")
+    # Reminders fire while the session is open, printed between prompts.
+    dispatcher = reminders.dispatcher(
+        lambda reply: print(f"\n{chat.show(reply)}\n\n{PROMPT}", end="")
+    )
+    ticking = asyncio.create_task(dispatcher.run())
+    try:
+        return await _chat_loop(chat)
+    finally:
+        ticking.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticking
+        await db.close()
+
+
+async def _chat_loop(chat: ConsoleChat) -> int:
     loop = asyncio.get_running_loop()
     while True:
         line = await loop.run_in_executor(None, _read_line)

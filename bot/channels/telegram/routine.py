@@ -1,0 +1,190 @@
+"""/routine on Telegram: a ConversationHandler over the channel-neutral RoutineFlow.
+
+The flow keeps its draft in the database after every tap, so after a restart (when the
+ConversationHandler has forgotten its state) any button of the questionnaire re-enters here and
+carries on; /cancel works with or without an open conversation.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+
+from telegram import CallbackQuery, LinkPreviewOptions, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    ConversationHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
+
+from bot.routine_flow import RoutineFlow, Turn
+from bot.storage import Database
+
+from .render import messages, send_reply, template_reply
+from .services import Services, services, user_ref
+
+log = logging.getLogger(__name__)
+
+FEATURE_KEY = "routine"
+ASKING = 0
+NEW_MESSAGES = filters.UpdateType.MESSAGE
+BUTTONS = r"^(routine$|rt:)"
+QUESTIONNAIRE_TAPS = ("rt:a:", "rt:ok:")
+
+
+@dataclass
+class Feature:
+    flow: RoutineFlow
+    db: Database
+    own_db: bool  # opened here (closed in finish) rather than handed in by the app
+
+
+def register(application: Application) -> None:
+    """The /routine conversation; registered before the answers' catch-all handlers."""
+    routine = CommandHandler("routine", on_routine, filters=NEW_MESSAGES)
+    cancel = CommandHandler("cancel", on_cancel, filters=NEW_MESSAGES)
+    buttons = CallbackQueryHandler(on_tap, pattern=BUTTONS)
+    with warnings.catch_warnings():
+        # Tracking per chat and user (not per message) is what we want: one questionnaire each.
+        warnings.filterwarnings("ignore", message=".*per_message.*", category=PTBUserWarning)
+        conversation = ConversationHandler(
+            entry_points=[routine, buttons, cancel],
+            states={ASKING: [routine, buttons]},
+            fallbacks=[cancel],
+            name=FEATURE_KEY,
+            allow_reentry=True,
+        )
+    application.add_handler(conversation)
+
+
+async def start(application: Application) -> None:
+    """Open the database (migrated) and build the flow once the application starts."""
+    svc: Services = application.bot_data["services"]
+    db = svc.db or Database.from_settings(svc.settings)
+    await db.migrate()
+    flow = RoutineFlow.create(
+        svc.runtime.kb, svc.coach.composer, db, svc.settings.knowledge_dir, clock=svc.clock
+    )
+    application.bot_data[FEATURE_KEY] = Feature(flow, db, own_db=svc.db is None)
+
+
+async def finish(application: Application) -> None:
+    feature: Feature | None = application.bot_data.pop(FEATURE_KEY, None)
+    if feature is not None and feature.own_db:
+        await feature.db.close()
+
+
+# -- handlers ---------------------------------------------------------------------------------
+
+
+async def on_routine(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """Resume the questionnaire, show the routine, or offer to build one."""
+    if not await _in_private(update, context):
+        return ConversationHandler.END
+    turn = await _flow(context).open(_user_id(update))
+    await send_reply(update, context, turn.reply)
+    return _state(turn)
+
+
+async def on_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """A button of the questionnaire or of the routine screens."""
+    query = update.callback_query
+    assert query is not None
+    await _acknowledge(query)
+    if not await _in_private(update, context):
+        return ConversationHandler.END
+    action = query.data or ""
+    turn = await _flow(context).tap(query.from_user.id, action)
+    await _show(update, context, turn, action)
+    return _state(turn)
+
+
+async def on_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """Leave the questionnaire (its answers are deleted; a stored routine stays)."""
+    if not await _in_private(update, context):
+        return ConversationHandler.END
+    turn = await _flow(context).cancel(_user_id(update))
+    await send_reply(update, context, turn.reply)
+    return ConversationHandler.END
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+async def _show(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, turn: Turn, action: str
+) -> None:
+    """Edit the tapped message in place where that reads better, else send a new one."""
+    query = update.callback_query
+    assert query is not None
+    parts = messages(turn.reply)
+    if turn.replace and len(parts) == 1 and await _edit(query, *parts[0]):
+        return
+    if not turn.asking and action.startswith(QUESTIONNAIRE_TAPS):
+        await _drop_buttons(query)  # the questionnaire is over: its buttons would only confuse
+    await send_reply(update, context, turn.reply)
+
+
+async def _edit(query: CallbackQuery, html: str, markup) -> bool:
+    """True when the message now shows the reply (also when it already did)."""
+    try:
+        await query.edit_message_text(
+            html,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        )
+    except BadRequest as exc:
+        if "not modified" in str(exc).lower():
+            return True
+        log.info("edit failed, sending instead %s: %s", user_ref(query.from_user.id), exc)
+        return False
+    return True
+
+
+async def _drop_buttons(query: CallbackQuery) -> None:
+    try:
+        await query.edit_message_reply_markup(None)
+    except TelegramError as exc:
+        log.info("could not drop buttons %s: %s", user_ref(query.from_user.id), exc)
+
+
+async def _in_private(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """A routine is personal: in groups, point to the private chat instead."""
+    chat = update.effective_chat
+    if chat is None or chat.type == ChatType.PRIVATE:
+        return chat is not None
+    reply = template_reply(
+        services(context).coach, "routine_private.j2", username=context.bot.username
+    )
+    await send_reply(update, context, reply)
+    return False
+
+
+async def _acknowledge(query: CallbackQuery) -> None:
+    """Stop the button's spinner; a failure (e.g. a stale query) does not stop the answer."""
+    try:
+        await query.answer()
+    except TelegramError as exc:
+        log.info("callback answer failed %s: %s", user_ref(query.from_user.id), exc)
+
+
+def _flow(context: ContextTypes.DEFAULT_TYPE) -> RoutineFlow:
+    return context.application.bot_data[FEATURE_KEY].flow
+
+
+def _user_id(update: Update) -> int:
+    user = update.effective_user
+    assert user is not None
+    return user.id
+
+
+def _state(turn: Turn) -> int:
+    return ASKING if turn.asking else ConversationHandler.END
