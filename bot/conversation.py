@@ -232,6 +232,10 @@ class Coach:
         ]
         return self._reply(ReplyKind.INFO, rendered, [], buttons)
 
+    def info(self, template: str, **context: object) -> Reply:
+        """A short reply with no sources or buttons, rendered from prompts/<template>."""
+        return self._reply(ReplyKind.INFO, self.composer.render(template, **context), [], [])
+
     def help(self) -> Reply:
         rendered = self.composer.render("help.j2", commands=COMMANDS, disclaimer=self.disclaimer)
         return self._reply(ReplyKind.INFO, rendered, [], [])

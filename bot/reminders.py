@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import time as monotonic
 import warnings
@@ -23,6 +22,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.config import Settings
+from bot.privacy import user_ref
 from bot.schedule import Clock, next_fire, parse_time, utc_now
 from bot.storage import (
     BLOCKED,
@@ -48,11 +48,6 @@ PrepareFn = Callable[[list[Delivery]], Awaitable[None]]
 PLAN_BATCH = 500
 MAX_BACKOFF_SECONDS = 300
 GONE_CHAT = ("chat not found", "user is deactivated", "bot was kicked")
-
-
-def user_ref(user_id: int) -> str:
-    """A short stable hash of a user id for logs (same form as the Telegram channel's)."""
-    return "u:" + hashlib.sha256(f"kneebot:{user_id}".encode()).hexdigest()[:10]
 
 
 @dataclass

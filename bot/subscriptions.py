@@ -15,9 +15,9 @@ from datetime import date, datetime, time, timedelta
 from bot.compose import Composer
 from bot.conversation import Button, Reply, ReplyKind
 from bot.knowledge import KnowledgeBase
+from bot.privacy import user_ref
 from bot.progress import Progress, compute_progress, render_chart
 from bot.reminder_message import NO_CONTEXT, Plan, ReminderMessages, day_label
-from bot.reminders import user_ref
 from bot.routines import Routine
 from bot.schedule import (
     ALL_DAYS,

@@ -68,6 +68,8 @@ class ConsoleChat:
         kind, _, value = action.partition(":")
         if kind in ("howto", "topic"):
             return self.coach.topic(value)
+        if kind == "ask":
+            return self.coach.info("ask.j2", group=False, username="")
         return self.coach.help()
 
     async def _routine_command(self, line: str) -> Reply | None:

@@ -18,9 +18,10 @@ from telegram.ext import (
 )
 
 from bot.conversation import Reply
+from bot.privacy import user_ref
 
 from .render import send_reply, template_reply
-from .services import Services, services, user_ref
+from .services import Services, services
 
 log = logging.getLogger(__name__)
 

@@ -23,11 +23,12 @@ from telegram.ext import (
 
 from bot.config import Settings
 from bot.conversation import COMMANDS
+from bot.privacy import user_ref
 from bot.runtime import Runtime
 
 from .ordering import PerUserOrder
 from .render import send_reply, template_reply
-from .services import SERVICES_KEY, Services, services, user_ref, utc_now
+from .services import SERVICES_KEY, Services, services, utc_now
 
 log = logging.getLogger(__name__)
 

@@ -15,13 +15,14 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
 from bot.conversation import Reply
+from bot.privacy import user_ref
 from bot.reminders import DispatchConfig, Dispatcher, SendFn
 from bot.schedule import shifted
 from bot.storage import CONSOLE_USER_ID, Database, Delivery, Scope
 from bot.subscriptions import ProgressReply, Subscriptions
 
 from .render import messages, send_reply
-from .services import Services, user_ref
+from .services import Services
 
 log = logging.getLogger(__name__)
 

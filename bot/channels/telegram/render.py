@@ -17,7 +17,7 @@ from telegram import (
 from telegram.constants import ChatType, InlineKeyboardButtonLimit, MessageLimit, ParseMode
 from telegram.ext import ContextTypes
 
-from bot.conversation import Button, Coach, Reply, ReplyKind
+from bot.conversation import Button, Coach, Reply
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,7 @@ def _fits(button: Button) -> bool:
 
 def template_reply(coach: Coach, template: str, **context: object) -> Reply:
     """A short channel-level reply (no buttons) rendered from prompts/<template>."""
-    rendered = coach.composer.render(template, **context)
-    return Reply(ReplyKind.INFO, rendered.html, rendered.text)
+    return coach.info(template, **context)
 
 
 def messages(reply: Reply, limit: int = MAX_MESSAGE) -> list[Outgoing]:

@@ -24,11 +24,12 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
+from bot.privacy import user_ref
 from bot.routine_flow import RoutineFlow, Turn
 from bot.storage import Database
 
 from .render import messages, send_reply, template_reply
-from .services import Services, services, user_ref
+from .services import Services, services
 
 log = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ import signal
 import sys
 from urllib.parse import urlparse
 
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import Bot, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application
@@ -16,6 +17,7 @@ from telegram.ext import Application
 from bot.config import Settings
 from bot.knowledge import load_knowledge
 from bot.runtime import build_runtime
+from bot.storage import Database
 
 from .app import api_urls, build_application
 
@@ -52,7 +54,22 @@ async def _main(settings: Settings) -> None:
     runtime = await asyncio.to_thread(build_runtime, settings)
     if stop.is_set():  # a signal arrived while the model was loading
         return
-    await serve(build_application(settings, runtime), settings, stop)
+    db = await open_database(settings)
+    try:
+        await serve(build_application(settings, runtime, db=db), settings, stop)
+    finally:
+        await db.close()
+
+
+async def open_database(settings: Settings) -> Database:
+    """One database for every feature, migrated to the newest schema."""
+    db = Database.from_settings(settings)
+    try:
+        await db.migrate()
+    except (OSError, SQLAlchemyError) as exc:
+        await db.close()
+        raise StartupError(f"cannot open the database ({type(exc).__name__}: {exc})") from None
+    return db
 
 
 def _stopper(sig: signal.Signals, stop: asyncio.Event):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,10 +34,3 @@ class Services:
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
     """The Services of the application a handler runs in."""
     return context.application.bot_data[SERVICES_KEY]
-
-
-def user_ref(user_id: int | None) -> str:
-    """A short stable hash of a Telegram user id for logs, so logs carry no raw ids."""
-    if user_id is None:
-        return "u:-"
-    return "u:" + hashlib.sha256(f"kneebot:{user_id}".encode()).hexdigest()[:10]
