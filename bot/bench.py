@@ -179,6 +179,44 @@ def _child(code: str, settings: Settings) -> dict[str, float]:
     return result
 
 
+async def fan_out(runtime: Runtime, subscribers: int) -> dict[str, object]:
+    """(7) reminders due in the same minute, sent through HTTP to the local Bot API stub."""
+    from collections import Counter
+
+    from telegram import Bot
+
+    from bot.botapi_stub import BotApiStub
+    from bot.reminders_bench import fan_out_benchmark
+    from bot.storage import Database
+
+    stub = BotApiStub()
+    await stub.start()
+    user_ids = range(1_000_000, 1_000_000 + subscribers)
+    for user_id in user_ids:
+        stub.chats[user_id] = {"id": user_id, "type": "private", "first_name": "U"}
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            db = Database(f"sqlite+aiosqlite:///{directory}/bench.sqlite3")
+            await db.migrate()
+            bot = Bot(stub.token, f"{stub.url}/bot", f"{stub.url}/file/bot")
+            async with bot:
+                result = await fan_out_benchmark(
+                    bot, db, runtime.kb, runtime.coach.composer, user_ids
+                )
+            await db.close()
+    finally:
+        await stub.stop()
+    sends = Counter(call.chat_id for call in stub.calls if call.method == "sendMessage")
+    return {
+        "subscribers": subscribers,
+        "delivered_once": sends == Counter(dict.fromkeys(user_ids, 1)),
+        "seconds": round(result.plan_seconds + result.send_seconds, 2),
+        "per_reminder_ms": round(result.per_reminder_ms, 3),
+        "overhead_ms_per_reminder": round(result.overhead_per_reminder_ms or 0.0, 3),
+        "chats_remembered_after": result.chats_remembered,
+    }
+
+
 def index_build_seconds(runtime: Runtime) -> float:
     with tempfile.TemporaryDirectory() as directory:
         started = time.perf_counter()
@@ -206,6 +244,7 @@ async def _measure(runtime: Runtime, quick: bool) -> dict[str, object]:
         level["speedup_vs_1"] = round(level["throughput_per_s"] / one_user, 2)
     results["concurrency"] = levels
     results["index_build_s"] = index_build_seconds(runtime)
+    results["fan_out"] = await fan_out(runtime, 1_000 if quick else 10_000)
     return results
 
 

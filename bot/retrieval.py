@@ -107,6 +107,10 @@ def _english_words() -> set[str]:
     return {token for token in vocab if token.isalpha()}
 
 
+BM25_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s.tokenize's default token pattern
+BM25_STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN)
+
+
 class LexicalIndex:
     """BM25 over each chunk's search text, with English stemming."""
 
@@ -122,8 +126,13 @@ class LexicalIndex:
     def _tokens(self, texts: list[str]) -> list[list[str]]:
         return bm25s.tokenize(texts, stemmer=self._stemmer, return_ids=False, show_progress=False)
 
+    def query_tokens(self, text: str) -> list[str]:
+        """bm25s.tokenize's defaults for one text, without its per-call progress-bar set-up."""
+        words = BM25_TOKEN.findall(text.lower())
+        return self._stemmer.stemWords([w for w in words if w not in BM25_STOPWORDS])
+
     def scores(self, text: str) -> np.ndarray:
-        tokens = self._tokens([text])[0]
+        tokens = self.query_tokens(text)
         if not tokens:
             return np.zeros(self._bm25.scores["num_docs"], dtype=np.float32)
         return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
@@ -225,8 +234,9 @@ class Retriever:
         if mode is Mode.COMBINED:
             total = evidence + w.intent * self.intent(prepared) - w.red_flag * self._is_red_flag
         order = np.argsort(-total, kind="stable")
-        columns = (total, evidence, dense, lexical, name)
-        return [Hit(self.kb.chunks[i], *(float(column[i]) for column in columns)) for i in order]
+        columns = (column[order].tolist() for column in (total, evidence, dense, lexical, name))
+        chunks = [self.kb.chunks[i] for i in order.tolist()]
+        return [Hit(chunk, *values) for chunk, *values in zip(chunks, *columns, strict=True)]
 
     def search(self, text: str, mode: Mode = Mode.COMBINED) -> list[Hit]:
         """Blocking convenience: prepare, encode, rank."""

@@ -9,8 +9,8 @@ import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter
 
+from bot.botapi_stub import ApiError, BotApiStub, parse_html, text_entities
 from tests import telegram_fixtures
-from tests.botapi_stub import ApiError, BotApiStub, parse_html, text_entities
 from tests.telegram_fixtures import private_chat
 
 # pytest fixtures shared by the Telegram tests

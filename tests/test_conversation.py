@@ -85,3 +85,17 @@ async def test_concurrent_replies_each_get_their_own_answer(coach):
     questions = ["clamshell", "wall sit", "do flat feet cause knock knees"]
     replies = await asyncio.gather(*(coach.reply(q) for q in questions))
     assert [r.sources[0].id for r in replies] == ["clamshell", "wall-sit", "flat-feet"]
+
+
+def test_query_tokens_match_the_bm25s_tokenizer(coach):
+    import bm25s
+
+    from bot import evaluation
+
+    lexical = coach.retriever._lexical
+    for question in evaluation.load_questions()[:80]:
+        text = question.q.lower()
+        expected = bm25s.tokenize(
+            [text], stemmer=lexical._stemmer, return_ids=False, show_progress=False
+        )[0]
+        assert lexical.query_tokens(text) == expected, text

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from telegram import Bot
 
+from bot.botapi_stub import BotApiStub
 from bot.channels.telegram.reminders import make_sender
 from bot.compose import Composer
 from bot.config import PROJECT_ROOT, Settings
@@ -24,7 +25,6 @@ from bot.reminders import DispatchConfig, Dispatcher
 from bot.reminders_bench import fan_out_benchmark
 from bot.storage import BLOCKED, FAILED, MISSED, SENT, UNKNOWN, Database
 from bot.subscriptions import Subscriptions
-from tests.botapi_stub import BotApiStub
 
 BERLIN = "Europe/Berlin"
 

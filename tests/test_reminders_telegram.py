@@ -17,12 +17,12 @@ import pytest
 import pytest_asyncio
 from telegram.ext import Application
 
+from bot.botapi_stub import BotApiStub, Call
 from bot.channels.telegram import build_application, serve
 from bot.config import Settings
 from bot.progress import PNG_SIGNATURE
 from bot.runtime import Runtime
 from bot.storage import Database
-from tests.botapi_stub import BotApiStub, Call
 from tests.telegram_fixtures import TgChat, private_chat, telegram_settings
 from tests.test_reminders import FakeClock
 

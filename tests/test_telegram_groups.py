@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
+from bot.botapi_stub import BOT_USERNAME, BotApiStub
 from bot.conversation import Coach
 from tests import telegram_fixtures
-from tests.botapi_stub import BOT_USERNAME, BotApiStub
 from tests.telegram_fixtures import group_chat, member
 
 # pytest fixtures shared by the Telegram tests

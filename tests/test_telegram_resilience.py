@@ -7,11 +7,11 @@ import logging
 import pytest
 from telegram.ext import Application
 
+from bot.botapi_stub import BotApiStub
 from bot.config import Settings
 from bot.conversation import Coach
 from bot.runtime import Runtime
 from tests import telegram_fixtures
-from tests.botapi_stub import BotApiStub
 from tests.telegram_fixtures import private_chat, running_bot
 
 # pytest fixtures shared by the Telegram tests

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
+from bot.botapi_stub import BotApiStub, Call
 from bot.config import Settings
 from bot.routines import Routine
 from bot.runtime import Runtime
 from tests import telegram_fixtures
-from tests.botapi_stub import BotApiStub, Call
 from tests.telegram_fixtures import TgChat, group_chat, private_chat, running_bot
 
 # The stub and the running bot, as fixtures of this module.
