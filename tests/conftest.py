@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from bot.config import PROJECT_ROOT, Settings  # noqa: E402
 from bot.embedding import Embedder  # noqa: E402
 from bot.runtime import Runtime, build_runtime  # noqa: E402
+from bot.storage import Database  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -46,3 +48,12 @@ def runtime(settings: Settings, embedder: Embedder) -> Runtime:
 @pytest.fixture(scope="session")
 def coach(runtime: Runtime):
     return runtime.coach
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    """A real SQLite file in a fresh data dir, migrated to the newest schema."""
+    database = Database.from_settings(Settings(KNEEBOT_DATA_DIR=tmp_path / "data"))
+    await database.migrate()
+    yield database
+    await database.close()

@@ -183,14 +183,6 @@ def test_unknown_and_ambiguous_causes_list_the_valid_ones() -> None:
 # -- the flow over a real database ------------------------------------------------------------
 
 
-@pytest.fixture
-async def db(tmp_path: Path):
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'kneebot.sqlite3'}")
-    await database.migrate()
-    yield database
-    await database.close()
-
-
 def make_flow(db: Database, clock=lambda: SUNDAY_NOON_UTC) -> RoutineFlow:
     return RoutineFlow.create(
         KB, Composer(PROJECT_ROOT / "prompts"), db, PROJECT_ROOT / "knowledge", clock

@@ -48,14 +48,6 @@ def kb() -> KnowledgeBase:
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database.from_settings(Settings(KNEEBOT_DATA_DIR=tmp_path))
-    await database.migrate()
-    yield database
-    await database.close()
-
-
-@pytest.fixture
 async def stub() -> AsyncIterator[BotApiStub]:
     """The HTTP Bot API stub on 127.0.0.1."""
     server = BotApiStub()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,14 +15,6 @@ from bot.progress import PNG_SIGNATURE
 from bot.reminders import DispatchConfig, Dispatcher
 from bot.storage import CONSOLE_USER_ID, Database, Delivery, Scope
 from tests.test_reminders import FakeClock
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database.from_settings(Settings(KNEEBOT_DATA_DIR=tmp_path))
-    await database.migrate()
-    yield database
-    await database.close()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -30,14 +29,6 @@ from bot.storage import (
 )
 
 NOW = datetime(2025, 6, 2, 7, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database.from_settings(Settings(KNEEBOT_DATA_DIR=tmp_path / "data"))
-    await database.migrate()
-    yield database
-    await database.close()
 
 
 async def queue(db: Database, user_id: int, day: date, due: datetime = NOW) -> None:
