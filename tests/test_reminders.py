@@ -10,7 +10,6 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,7 +18,7 @@ from telegram import Bot
 from bot.botapi_stub import BotApiStub
 from bot.channels.telegram.reminders import make_sender
 from bot.compose import Composer
-from bot.config import PROJECT_ROOT, Settings
+from bot.config import PROJECT_ROOT
 from bot.knowledge import KnowledgeBase, load_knowledge
 from bot.reminders import DispatchConfig, Dispatcher
 from bot.reminders_bench import fan_out_benchmark
@@ -243,12 +242,12 @@ async def test_after_a_hard_crash_a_send_in_flight_is_never_resent(
 async def test_two_dispatchers_at_once_send_each_reminder_once(
     rig: Rig,
     stub: BotApiStub,
-    tmp_path: Path,
+    db: Database,
 ) -> None:
     for user_id in range(1, 121):
         await rig.subscribe(user_id, "13:00")
     rig.clock.advance(hours=1)
-    other_db = Database.from_settings(Settings(KNEEBOT_DATA_DIR=tmp_path))
+    other_db = Database(db.url)  # a second engine on the same file, as a second process has
     other = Dispatcher(
         other_db,
         make_sender(rig.bot, rig.subs),
