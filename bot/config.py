@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     index_dir: Path = Field(default=PROJECT_ROOT / "index", alias="KNEEBOT_INDEX_DIR")
     prompts_dir: Path = Field(default=PROJECT_ROOT / "prompts", alias="KNEEBOT_PROMPTS_DIR")
 
+    # auto: bfloat16 where the CPU has native support (see bot/embedding.py), else float32.
+    embed_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto", alias="KNEEBOT_EMBED_DTYPE"
+    )
     reminder_grace_minutes: int = Field(default=120, alias="KNEEBOT_REMINDER_GRACE_MINUTES")
     reminder_poll_seconds: float = Field(default=20.0, alias="KNEEBOT_REMINDER_POLL_SECONDS")
     # Shifts the reminder clock (tests and demos: "it is 07:29 tomorrow"); 0 in production.

@@ -64,6 +64,7 @@ def build_index(kb: KnowledgeBase, embedder: Embedder, index_dir: Path) -> Searc
         "knowledge_sha256": kb.fingerprint,
         "model": embedder.name,
         "dimension": embedder.dimension,
+        "dtype": embedder.dtype,
         "chunks": len(kb.chunks),
         "vectors": len(rows),
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
