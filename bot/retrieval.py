@@ -161,7 +161,8 @@ class NameMatcher:
 
 
 def content_words(text: str) -> str:
-    return " ".join(word for word in WORD.findall(text) if word not in FILLER)
+    """The topic words of a text; hyphens split, so "q angle" and "Q-angle" compare equal."""
+    return " ".join(word for word in WORD.findall(text.replace("-", " ")) if word not in FILLER)
 
 
 class Retriever:
