@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -17,6 +18,9 @@ from rapidfuzz.distance import DamerauLevenshtein
 from bot.embedding import Embedder, bundled_model_path
 from bot.index import SearchIndex
 from bot.knowledge import Chunk, Kind, KnowledgeBase
+
+# bm25s sets its own logger to DEBUG on import; its per-index chatter is not for operators.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 WORD = re.compile(r"[a-z0-9]+(?:['-][a-z]+)*")
 # Words that ask a question rather than name a topic; left out of name matching.

@@ -17,6 +17,11 @@ RED_FLAGS = [
     ("the pain wakes me up at night", "red-flags-medical"),
     ("my calf is swollen after a long flight", "red-flags-medical"),
     ("my son limps and his knock knees are getting worse", "red-flags-children"),
+    ("I injured my knee last week, can I do the exercises?", "red-flags-injury"),
+    ("I twisted my knee playing football and it hurts", "red-flags-injury"),
+    ("my knee hurts after an injury", "red-flags-injury"),
+    ("knee pain at rest", "red-flags-medical"),
+    ("my knee hurts even when I sit still", "red-flags-medical"),
 ]
 
 EVERYDAY = [
@@ -26,6 +31,9 @@ EVERYDAY = [
     "my quads are sore after wall sits",
     "how long should I hold a stretch?",
     "do flat feet cause knock knees?",
+    "should I rest if my knee hurts a little after squats?",
+    "does knee valgus increase injury risk?",
+    "my knees fall inward when I squat",
 ]
 
 
