@@ -11,6 +11,9 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import date
 
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.config import Settings, get_settings
 from bot.index import IndexUnavailable
 from bot.knowledge import KnowledgeError
@@ -28,12 +31,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     _quiet_libraries()
     try:
-        return args.handler(args, get_settings()) or 0
+        settings = get_settings()
+    except ValidationError as exc:
+        print(f"kneebot: bad setting: {_first_error(exc)}", file=sys.stderr)
+        return 2
+    try:
+        return args.handler(args, settings) or 0
     except (KnowledgeError, IndexUnavailable) as exc:
         print(f"kneebot: {exc}", file=sys.stderr)
         return 2
+    except (OSError, SQLAlchemyError) as exc:
+        print(f"kneebot: cannot use the data directory or database: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _first_error(exc: ValidationError) -> str:
+    """The environment variable and what is wrong with it, e.g. 'KNEEBOT_ADMIN_IDS: ...'."""
+    error = exc.errors()[0]
+    name = ".".join(str(part) for part in error["loc"]) or "settings"
+    return f"{name}: {error['msg']}"
 
 
 def _parser() -> argparse.ArgumentParser:

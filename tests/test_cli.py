@@ -88,3 +88,40 @@ def test_chat_answers_and_numbered_choices(settings, runtime):
     assert "== Glute bridge ==" in result.stdout
     assert "[1] Harder: Single-leg glute bridge" in result.stdout
     assert "== Single-leg glute bridge ==" in result.stdout
+
+
+def test_bad_setting_gives_one_clear_line(settings, runtime):
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "ask", "clamshell"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KNEEBOT_ADMIN_IDS": "abc"},
+        cwd=PROJECT_ROOT,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("kneebot: bad setting: KNEEBOT_ADMIN_IDS")
+    assert "Traceback" not in result.stderr
+
+
+def test_unusable_data_dir_gives_one_clear_line(settings, runtime, tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the data directory should be")
+    env = {
+        **os.environ,
+        "KNEEBOT_INDEX_DIR": str(settings.index_dir),
+        "KNEEBOT_DATA_DIR": str(blocker / "data"),
+    }
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "chat"],
+        input="/quit\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=PROJECT_ROOT,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "kneebot: cannot use the data directory or database" in result.stderr
+    assert "Traceback" not in result.stderr
