@@ -40,9 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (KnowledgeError, IndexUnavailable) as exc:
         print(f"kneebot: {exc}", file=sys.stderr)
         return 2
-    except (OSError, SQLAlchemyError) as exc:
-        print(f"kneebot: cannot use the data directory or database: {exc}", file=sys.stderr)
-        return 2
+
     except KeyboardInterrupt:
         return 130
 
@@ -152,7 +150,12 @@ def _reply_json(question: str, reply, latency_ms: float) -> dict:
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from bot.channels.console import run_console
 
-    return asyncio.run(run_console(_runtime(settings), settings))
+    runtime = _runtime(settings)
+    try:
+        return asyncio.run(run_console(runtime, settings))
+    except (OSError, SQLAlchemyError) as exc:
+        print(f"kneebot: cannot use the data directory or database: {exc}", file=sys.stderr)
+        return 2
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
