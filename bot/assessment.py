@@ -9,10 +9,10 @@ from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from bot.config import PROJECT_ROOT
-from bot.knowledge import Equipment, Kind, KnowledgeBase, Level
+from bot.knowledge import Chunk, Equipment, Kind, KnowledgeBase, Level
 
 DEFAULT_PATH = PROJECT_ROOT / "knowledge" / "assessment.yaml"
 SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
@@ -126,6 +126,24 @@ def _check_value(question: QuestionId, option: Option) -> None:
         raise ValueError(f"option {option.id!r}: value {value!r} does not fit question {question}")
 
 
+class ButtonLabels(BaseModel):
+    """The questionnaire's own button labels; an unknown key is a typo or a leftover."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    check: str = Field(min_length=1, max_length=60)
+    start: str = Field(min_length=1, max_length=60)
+    done: str = Field(min_length=1, max_length=60)
+    today: str = Field(min_length=1, max_length=60)
+    redo: str = Field(min_length=1, max_length=60)
+    minutes: str = Field(min_length=1, max_length=60)
+    level: str = Field(min_length=1, max_length=60)
+    too_hard: str = Field(min_length=1, max_length=60)
+    ease: str = Field(min_length=1, max_length=60)  # {title}: the easier exercise
+    howto: str = Field(min_length=1, max_length=60)  # {title}: the exercise
+    show: str = Field(min_length=1, max_length=60)
+
+
 class Questionnaire(BaseModel):
     """The whole assessment file."""
 
@@ -134,7 +152,7 @@ class Questionnaire(BaseModel):
     screening: str
     questions: tuple[Question, ...]
     starter: Profile
-    buttons: dict[str, str]
+    buttons: ButtonLabels
 
     @model_validator(mode="after")
     def _every_question_once(self) -> Questionnaire:
@@ -153,7 +171,7 @@ class Questionnaire(BaseModel):
         return self.questions[index] if index < len(ids) else None
 
     def label(self, name: str, **values: str) -> str:
-        return self.buttons.get(name, name).format(**values)
+        return getattr(self.buttons, name).format(**values)
 
 
 def load_questionnaire(path: Path = DEFAULT_PATH, kb: KnowledgeBase | None = None) -> Questionnaire:
@@ -314,28 +332,63 @@ def resolve_causes(names: list[str], kb: KnowledgeBase) -> tuple[str, ...]:
 
 
 def resolve_cause(name: str, kb: KnowledgeBase) -> str:
+    """One cause id for an id, title or alias, a near miss of one, or words of an id."""
     causes = kb.of_kind(Kind.CAUSE)
     wanted = _plain(name)
-    exact = [
-        c.id for c in causes if wanted in {_plain(c.id), _plain(c.title), *map(_plain, c.aliases)}
-    ]
-    if len(set(exact)) == 1:
-        return exact[0]
+    valid = ", ".join(sorted(c.id for c in causes))
+    if not wanted:
+        raise UnknownCause(f"no cause given; valid causes: {valid}")
+    exact = {c.id for c in causes if wanted in map(_plain, _names(c))}
+    matches = exact or _by_id_words(wanted, causes) or _by_phrase(wanted, causes)
+    if len(matches) == 1:
+        return matches.pop()
+    if matches:
+        raise UnknownCause(
+            f"{_shown(name)!r} could mean {' or '.join(sorted(matches))}; valid causes: {valid}"
+        )
+    raise UnknownCause(f"unknown cause {_shown(name)!r}; valid causes: {valid}")
+
+
+def _by_id_words(wanted: str, causes: list[Chunk]) -> set[str]:
+    """Causes whose id holds every word ('weak abductors', 'quads'); 'weak' fits several."""
+    return {
+        cause.id
+        for cause in causes
+        if all(
+            process.extractOne(
+                word, _plain(cause.id).split(), scorer=fuzz.ratio, score_cutoff=MATCH_SCORE
+            )
+            for word in wanted.split()
+        )
+    }
+
+
+def _by_phrase(wanted: str, causes: list[Chunk]) -> set[str]:
+    """Causes with a name close to the whole phrase (typos); ties are ambiguous.
+
+    The whole phrase must match, not a subset of its words: 'knees' is a word of an alias of
+    poor-landing-control but names no cause.
+    """
     scores = {
-        c.id: max(fuzz.token_set_ratio(wanted, _plain(text)) for text in _names(c)) for c in causes
+        cause.id: process.extractOne(wanted, map(_plain, _names(cause)), scorer=_closeness)[1]
+        for cause in causes
     }
     best = max(scores.values(), default=0)
-    matches = sorted(cause for cause, score in scores.items() if score == best)
-    if best >= MATCH_SCORE and len(matches) == 1:
-        return matches[0]
-    valid = ", ".join(sorted(c.id for c in causes))
-    if best >= MATCH_SCORE:
-        raise UnknownCause(f"{name!r} could mean {' or '.join(matches)}; valid causes: {valid}")
-    raise UnknownCause(f"unknown cause {name!r}; valid causes: {valid}")
+    return {cause for cause, score in scores.items() if score == best >= MATCH_SCORE}
 
 
-def _names(cause) -> list[str]:
+def _closeness(a: str, b: str, **kwargs) -> float:
+    """Spelling ('flatfeet') or word order ('abductors weak'), never a subset of the words."""
+    return max(fuzz.ratio(a, b, **kwargs), fuzz.token_sort_ratio(a, b, **kwargs))
+
+
+def _names(cause: Chunk) -> list[str]:
     return [cause.id, cause.title, *cause.aliases]
+
+
+def _shown(name: str) -> str:
+    """A name short enough to repeat in an error line."""
+    return name if len(name) <= 40 else name[:39] + "…"
 
 
 def _plain(text: str) -> str:
@@ -355,7 +408,8 @@ def profile_from_options(
 ) -> Profile:
     """A profile from command-line options; a ValueError says what is wrong and what is valid."""
     starter = starter_profile()
-    cause_ids = resolve_causes(causes.split(","), kb) if causes else starter.causes
+    # no --causes at all means the starter routine; an empty one is a mistake, not a default
+    cause_ids = resolve_causes(causes.split(","), kb) if causes is not None else starter.causes
     if not cause_ids:
         valid = ", ".join(sorted(c.id for c in kb.of_kind(Kind.CAUSE)))
         raise UnknownCause(f"no cause given; valid causes: {valid}")
@@ -371,7 +425,7 @@ def profile_from_options(
         level=Level(level),
         minutes=minutes,
         days_per_week=days,
-        notes=() if causes else starter.notes,
+        notes=() if causes is not None else starter.notes,
     )
 
 

@@ -74,13 +74,14 @@ class Dosage(BaseModel):
             raise ValueError("needs reps or hold_seconds")
         return self
 
-    def describe(self) -> str:
-        """A human line such as '3 × 12 reps per side, 3 days a week'."""
+    def describe(self, with_days: bool = True) -> str:
+        """A human line such as '3 × 12 reps per side, 3 days a week' (days optional)."""
         amount = f"{self.reps} reps" if self.reps else f"{self.hold_seconds} s hold"
         if self.reps and self.hold_seconds:
             amount = f"{self.reps} reps with a {self.hold_seconds} s hold"
         side = " per side" if self.per_side else ""
-        return f"{self.sets} × {amount}{side}, {self.days_per_week} days a week"
+        days = f", {self.days_per_week} days a week" if with_days else ""
+        return f"{self.sets} × {amount}{side}{days}"
 
     def seconds(self) -> int:
         """Estimated time for all sets, both sides, including rest between sets."""

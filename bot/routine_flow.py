@@ -7,7 +7,6 @@ a tap on a questionnaire that no longer exists starts again with a message.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from bot.assessment import (
 from bot.compose import Composer
 from bot.conversation import Reply
 from bot.knowledge import KnowledgeBase
+from bot.privacy import user_ref
 from bot.routine_replies import ADJUSTABLE, ENTRY, PREFIX, RoutineScreens
 from bot.routines import Routine, build_routine
 from bot.schedule import ALL_DAYS, local_date, utc_now
@@ -331,8 +331,3 @@ def _from_json(raw: object) -> Answers:
         for question, options in raw.items()
         if isinstance(options, list | tuple)
     }
-
-
-def user_ref(user_id: int) -> str:
-    """A short stable hash of a user id for logs (same form as the Telegram channel's)."""
-    return "u:" + hashlib.sha256(f"kneebot:{user_id}".encode()).hexdigest()[:10]

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from bot.assessment import Profile
 from bot.knowledge import Phase
@@ -20,6 +21,7 @@ from bot.knowledge import Phase
 PROGRAMME_WEEKS = 4
 HARDER_FROM_WEEK = 3
 ROUTINE_VERSION = 1
+STORED_DAYS = re.compile(r", \d days? a week$")  # see Variant._without_days
 
 
 class NotSafeToTrain(ValueError):
@@ -43,6 +45,12 @@ class Variant(BaseModel):
     seconds: int
     instruction: str = ""  # free-text easier/harder variant from the knowledge file
     instruction_kind: Literal["", "easier", "harder"] = ""
+
+    @field_validator("dosage")
+    @classmethod
+    def _without_days(cls, value: str) -> str:
+        """Routines stored before the plan decided the days carried the file's days a week."""
+        return STORED_DAYS.sub("", value)
 
 
 class Reason(BaseModel):

@@ -14,6 +14,7 @@ from bot.compose import Composer, Rendered
 from bot.conversation import Button, Reply, ReplyKind, Source
 from bot.knowledge import KnowledgeBase
 from bot.routines import Routine, RoutineItem, Session
+from bot.schedule import DAY_NAMES
 
 PREFIX = "rt:"
 ENTRY = "routine"  # the /start button and the answers' "Build my routine" button
@@ -27,7 +28,6 @@ CHECK, START, SHOW, TODAY, HARD, REDO = (
 )
 ADJUSTABLE = (QuestionId.MINUTES, QuestionId.LEVEL)
 TICK = "✅ "
-DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def answer_action(question: str, option: str) -> str:

@@ -204,7 +204,8 @@ def _variant(chunk: Chunk) -> Variant:
     return Variant(
         exercise_id=chunk.id,
         title=chunk.title,
-        dosage=chunk.dosage.describe() if chunk.dosage else "",
+        # the plan decides the days, so the knowledge file's days a week would contradict it
+        dosage=chunk.dosage.describe(with_days=False) if chunk.dosage else "",
         cue=chunk.summary,
         seconds=_seconds(chunk),
     )

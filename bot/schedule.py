@@ -10,9 +10,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from functools import cache
+from importlib import resources
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from rapidfuzz import fuzz, process
+
+from bot.timezone_aliases import CITY_ZONES, TIMEZONE_ABBREVIATIONS
 
 Clock = Callable[[], datetime]
 
@@ -21,6 +24,8 @@ ALL_DAYS = 0b1111111
 WEEKDAYS = 0b0011111
 WEEKEND = 0b1100000
 MAX_OFFSET_MINUTES = 14 * 60  # real UTC offsets run from -12:00 to +14:00
+CLOSE_MATCH = 80  # rapidfuzz ratio a city suggestion needs: a typo, not a different city
+CLOSE_FULL_MATCH = 90  # the same for full names, whose shared "Europe/" inflates the ratio
 
 _DAY_WORDS = {
     **{name: 1 << i for i, name in enumerate(DAY_NAMES)},
@@ -154,26 +159,35 @@ def format_time(value: time) -> str:
 
 @cache
 def _zone_names() -> dict[str, str]:
-    """Lower-case name → canonical IANA name."""
-    names = {name.lower(): name for name in available_timezones() if "/" in name or name == "UTC"}
-    names.pop("localtime", None)
+    """Lower-case name → IANA key, for every key zoneinfo accepts (CET, EST and US/Eastern too)."""
+    names = {name.lower(): name for name in available_timezones()}
+    for not_a_zone in ("localtime", "posixrules", "factory"):
+        names.pop(not_a_zone, None)
     return names
 
 
 @cache
+def _current_names() -> tuple[str, ...]:
+    """The names worth suggesting: zone.tab's current ones (no US/…, Etc/GMT+5, Europe/Belfast)."""
+    table = resources.files("tzdata.zoneinfo").joinpath("zone.tab").read_text(encoding="utf-8")
+    rows = [line.split("\t") for line in table.splitlines() if line and not line.startswith("#")]
+    known = _zone_names()
+    return tuple(sorted({row[2] for row in rows if len(row) > 2 and row[2].lower() in known}))
+
+
+@cache
 def _city_names() -> dict[str, str]:
-    """'berlin' → 'Europe/Berlin', 'new york' → 'America/New_York' (for suggestions)."""
-    cities: dict[str, str] = {}
-    for name in sorted(_zone_names().values()):
-        if name.startswith(("Etc/", "SystemV/", "US/", "Canada/")) or "/" not in name:
-            continue
-        city = name.rsplit("/", 1)[1].replace("_", " ").lower()
-        cities.setdefault(city, name)
-    return cities
+    """'berlin' → 'Europe/Berlin', 'mumbai' → 'Asia/Kolkata' (for suggestions)."""
+    cities = {name.rsplit("/", 1)[1].replace("_", " ").lower(): name for name in _current_names()}
+    return {**cities, **CITY_ZONES}
 
 
-def parse_timezone(text: str) -> str:
-    """A canonical timezone name ('Europe/Berlin', 'UTC', 'UTC+05:30'), or ScheduleError."""
+def parse_timezone(text: str, abbreviations: bool = True) -> str:
+    """A canonical timezone name ('Europe/Berlin', 'CET', 'UTC', 'UTC+05:30'), or ScheduleError.
+
+    A typed abbreviation ('EST', 'IST') is refused with the zone it most likely means as the
+    suggestion, for the user to confirm; pass abbreviations=False for a name already confirmed.
+    """
     given = text.strip()
     if not given or len(given) > 64:
         raise ScheduleError("timezone", given[:64])
@@ -183,6 +197,10 @@ def parse_timezone(text: str) -> str:
     offset = _parse_offset(given)
     if offset is not None:
         return offset
+    if abbreviations and given.upper() in TIMEZONE_ABBREVIATIONS:
+        literal = [_zone_names()[key]] if key in _zone_names() else []
+        meant = TIMEZONE_ABBREVIATIONS[given.upper()]
+        raise ScheduleError("abbreviation", given, [meant, *literal])
     if key in _zone_names():
         return _zone_names()[key]
     raise ScheduleError("timezone", given, suggest_timezones(given))
@@ -202,16 +220,25 @@ def _parse_offset(text: str) -> str | None:
 
 
 def suggest_timezones(text: str, limit: int = 3) -> list[str]:
-    """Close IANA names for a typo or a bare city ('Berlin', 'Europe/Berln')."""
-    key = text.strip().lower().replace("_", " ")
-    city = _city_names().get(key)
-    if city:
-        return [city]
-    names = list(_zone_names().values())
+    """Current IANA names for a typo, an abbreviation or a city ('Europe/Berln', 'PST', 'Mumbai').
+
+    Only close matches: a far-fetched guess (Mumbai → Asia/Dubai) is worse than none.
+    """
+    key = " ".join(text.strip().lower().replace("_", " ").split())
+    city = key.rsplit("/", 1)[-1]  # "asia/calcuta" is matched as the city "calcuta"
+    exact = TIMEZONE_ABBREVIATIONS.get(key.upper()) or _city_names().get(city)
+    if exact:
+        return [exact]
+    names = _current_names()
     spaced = [name.replace("_", " ").lower() for name in names]
-    found = process.extract(key, spaced, scorer=fuzz.WRatio, limit=limit, score_cutoff=70)
-    by_city = process.extract(key, list(_city_names()), scorer=fuzz.ratio, limit=limit)
-    ranked = [(score, _city_names()[c]) for c, score, _ in by_city if score >= 70]
+    found = process.extract(
+        key, spaced, scorer=fuzz.ratio, limit=limit, score_cutoff=CLOSE_FULL_MATCH
+    )
+    cities = list(_city_names())
+    by_city = process.extract(
+        city, cities, scorer=fuzz.ratio, limit=limit, score_cutoff=CLOSE_MATCH
+    )
+    ranked = [(score, _city_names()[city]) for city, score, _ in by_city]
     ranked += [(score, names[i]) for _, score, i in found]
     unique = dict.fromkeys(name for _, name in sorted(ranked, key=lambda pair: -pair[0]))
     return list(unique)[:limit]

@@ -681,9 +681,10 @@ class Database:
     # -- session log -----------------------------------------------------------------------
 
     async def record_session(self, user_id: int, local_date: date, status: str) -> bool:
-        """Mark a local day done or skipped; the latest tap wins and a day counts once.
+        """Mark a local day done or skipped; a day counts once and a Done is never undone.
 
-        Returns True when this changed something (a repeated tap returns False).
+        Skip after Done changes nothing; Done after Skip upgrades the day. Returns True when
+        this changed something (a repeated or overruled tap returns False).
         """
         if status not in (DONE, SKIPPED):
             raise ValueError(f"unknown session status {status!r}")
@@ -692,13 +693,18 @@ class Database:
             insert = self._insert(session_log).values(
                 user_id=user_id, local_date=local_date, status=status, recorded_at=_now()
             )
-            result = await conn.execute(
+            keys = [session_log.c.user_id, session_log.c.local_date]
+            # A session done that day stays done even if an older reminder's Skip is tapped later.
+            statement = (
                 insert.on_conflict_do_update(
-                    index_elements=[session_log.c.user_id, session_log.c.local_date],
-                    set_={"status": status, "recorded_at": insert.excluded.recorded_at},
-                    where=session_log.c.status != status,
+                    index_elements=keys,
+                    set_={"status": DONE, "recorded_at": insert.excluded.recorded_at},
+                    where=session_log.c.status != DONE,
                 )
+                if status == DONE
+                else insert.on_conflict_do_nothing(index_elements=keys)
             )
+            result = await conn.execute(statement)
         return bool(result.rowcount)
 
     async def session_history(self, user_id: int, since: date) -> dict[date, str]:

@@ -59,6 +59,8 @@ MENU_ZONES = (
     "Australia/Sydney",
 )
 HISTORY_DAYS = 400  # enough log for a long streak and the 30-day counts
+MAX_ROW_ID = 2**63 - 1  # the largest id SQLite and PostgreSQL (BIGINT) can hold
+FORGET_YES, FORGET_NO = "rem:forget:yes", "rem:forget:no"
 
 
 @dataclass(frozen=True)
@@ -202,8 +204,8 @@ class Subscriptions:
     def forget_prompt(self) -> Reply:
         """/forget: ask first, with buttons."""
         buttons = [
-            Button("Yes, delete everything", "rem:forget:yes"),
-            Button("No, keep my data", "rem:forget:no"),
+            Button("Yes, delete everything", FORGET_YES),
+            Button("No, keep my data", FORGET_NO),
         ]
         return self._reply("schedule_forget.j2", buttons, case="confirm")
 
@@ -305,6 +307,8 @@ class Subscriptions:
         if day is None:
             return self._reply("reminder_ack.j2", [], case="gone")
         changed = await self.db.record_session(user_id, day, status)
+        if not changed:  # a repeat, or a Skip after Done: say what the day is logged as
+            status = (await self.db.session_history(user_id, day)).get(day, status)
         stats = await self.stats(user_id)
         case = ("done" if status == DONE else "skipped") if changed else "again"
         return self._reply(
@@ -327,9 +331,8 @@ class Subscriptions:
 
     async def snooze_reminder(self, user_id: int, delivery_text: str) -> Reply:
         """Queue the same reminder again in 30 minutes (once per reminder message)."""
-        delivery = (
-            await self.db.get_delivery(int(delivery_text)) if delivery_text.isdigit() else None
-        )
+        delivery_id = _row_id(delivery_text)
+        delivery = await self.db.get_delivery(delivery_id) if delivery_id is not None else None
         if delivery is None or delivery.user_id != user_id:
             return self._reply("reminder_ack.j2", [], case="gone")
         due = self.clock() + self.snooze
@@ -356,9 +359,8 @@ class Subscriptions:
         if verb != "rem":
             return None
         kind, _, value = arg.partition(":")
-        simple = {"tzmenu": self.timezone_menu, "menu": self.menu}
-        if kind in simple:
-            return simple[kind]()
+        if kind == "tzmenu":
+            return self.timezone_menu()
         return await self._rem_button(user_id, chat_id, kind, value)
 
     async def _rem_button(self, user_id: int, chat_id: int, kind: str, value: str) -> Reply | None:
@@ -366,13 +368,15 @@ class Subscriptions:
             return await self.record(user_id, value, DONE if kind == "done" else SKIPPED)
         if kind == "snz":
             return await self.snooze_reminder(user_id, value)
-        if kind == "t" and re.fullmatch(r"([01]\d|2[0-3])[0-5]\d", value):
+        if kind == "t" and re.fullmatch(r"([01][0-9]|2[0-3])[0-5][0-9]", value):
             return self.days_menu(value)
         if kind == "d":
             return await self._menu_subscribe(user_id, chat_id, value)
         if kind == "tz":
             try:
-                return await self.set_timezone(user_id, chat_id, parse_timezone(value))
+                # A button names a zone the user picked or confirmed: no abbreviation check.
+                name = parse_timezone(value, abbreviations=False)
+                return await self.set_timezone(user_id, chat_id, name)
             except ScheduleError as error:
                 return self._error(error)
         if kind == "stop":
@@ -384,11 +388,19 @@ class Subscriptions:
         return None
 
     async def _menu_subscribe(self, user_id: int, chat_id: int, value: str) -> Reply | None:
-        match = re.fullmatch(r"([01]\d|2[0-3])([0-5]\d):(\d{1,3})", value)
+        match = re.fullmatch(r"([01][0-9]|2[0-3])([0-5][0-9]):([0-9]{1,3})", value)
         if not match or not 0 < int(match[3]) <= ALL_DAYS:
             return None
         at = time(int(match[1]), int(match[2]))
         return await self.subscribe(user_id, chat_id, at, int(match[3]))
+
+
+def _row_id(text: str) -> int | None:
+    """A database id from button data, or None if it is not one (forged data included)."""
+    if not re.fullmatch(r"[0-9]{1,19}", text):
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ROW_ID else None
 
 
 def _echo(text: str) -> str:

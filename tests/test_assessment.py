@@ -19,6 +19,7 @@ from bot.assessment import (
     assess,
     choose,
     load_questionnaire,
+    profile_from_options,
     resolve_cause,
     resolve_causes,
     starter_profile,
@@ -87,6 +88,12 @@ def test_a_bad_option_value_is_named_with_its_field(tmp_path: Path) -> None:
 def test_questions_out_of_order_are_rejected(tmp_path: Path) -> None:
     path = write_variant(tmp_path, lambda d: d["questions"].reverse())
     with pytest.raises(AssessmentError, match="in that order"):
+        load_questionnaire(path)
+
+
+def test_an_unknown_button_label_is_named_with_its_field(tmp_path: Path) -> None:
+    path = write_variant(tmp_path, lambda d: d["buttons"].update(again="Start again"))
+    with pytest.raises(AssessmentError, match=r"field 'buttons\.again'"):
         load_questionnaire(path)
 
 
@@ -166,6 +173,8 @@ def test_an_unknown_option_is_refused() -> None:
         ("Stiff ankles", "limited-ankle-dorsiflexion"),
         ("tight inner thighs", "tight-adductors"),
         ("quads", "weak-quads"),
+        ("flatfeet", "flat-feet"),
+        ("abductors weak", "weak-hip-abductors"),
     ],
 )
 def test_friendly_cause_names_resolve(name: str, cause: str) -> None:
@@ -178,6 +187,22 @@ def test_unknown_and_ambiguous_causes_list_the_valid_ones() -> None:
     with pytest.raises(UnknownCause, match="could mean"):
         resolve_cause("weak", KB)
     assert resolve_causes(["flat-feet", " ", "fallen arches"], KB) == ("flat-feet",)
+
+
+@pytest.mark.parametrize(
+    "name", ["knees", "knee", "cave in", "tight", "<b>{{ 7*7 }}</b>", "x" * 5000]
+)
+def test_a_word_from_an_alias_or_shared_by_causes_is_refused(name: str) -> None:
+    with pytest.raises(UnknownCause, match="valid causes: flat-feet, ") as caught:
+        resolve_cause(name, KB)
+    assert len(str(caught.value)) < 300  # a long name is not echoed whole
+
+
+def test_empty_causes_option_is_an_error_not_the_starter() -> None:
+    for text in ("", " ", ",", " , "):
+        with pytest.raises(UnknownCause, match="no cause given; valid causes: flat-feet, "):
+            profile_from_options(KB, text)
+    assert profile_from_options(KB, None).causes == starter_profile().causes
 
 
 # -- the flow over a real database ------------------------------------------------------------

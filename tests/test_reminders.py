@@ -193,6 +193,35 @@ async def test_snooze_queues_the_reminder_again_once(rig: Rig, stub: BotApiStub)
     assert "Reminder: today" in reminders(stub)[-1].text
 
 
+async def test_a_skip_after_done_keeps_the_day_done_and_says_so(rig: Rig) -> None:
+    await rig.subscribe(1, "13:00")
+    done = await rig.subs.button(1, 1, "rem:done:2025-03-28")
+    assert "Session logged" in done.text
+    late_skip = await rig.subs.button(1, 1, "rem:skip:2025-03-28")
+    assert "Already logged" in late_skip.text and "(done)" in late_skip.text
+    assert await rig.db.session_history(1, date(2025, 3, 28)) == {date(2025, 3, 28): "done"}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "rem:snz:99999999999999999999",
+        "rem:snz:9223372036854775808",
+        "rem:snz:0",
+        "rem:snz:-1",
+        "rem:snz:²",
+        "rem:snz:",
+        "rem:done:99999-01-01",
+        "rem:skip:²",
+    ],
+)
+async def test_forged_button_data_gets_a_polite_reply_not_an_error(rig: Rig, data: str) -> None:
+    await rig.subscribe(1, "13:00")
+    reply = await rig.subs.button(1, 1, data)
+    assert "no longer available" in reply.text
+    assert await rig.db.delivery_counts() == {}
+
+
 # -- restarts and crashes ---------------------------------------------------------------------
 
 

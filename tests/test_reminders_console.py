@@ -41,6 +41,20 @@ async def test_remind_and_reminders_work_in_the_console(chat: ConsoleChat) -> No
     assert "I do not know the timezone" in await chat.handle("/timezone Narnia/Cair_Paravel")
 
 
+async def test_a_timezone_abbreviation_is_confirmed_with_a_choice(
+    chat: ConsoleChat, db: Database
+) -> None:
+    question = await chat.handle("/timezone EST")
+    assert "abbreviation" in question and "[1] Use America/New_York" in question
+    assert "[2] Use EST" in question
+    assert "Timezone set to America/New_York" in await chat.handle("1")
+    await chat.handle("/timezone est")
+    assert "Timezone set to EST" in await chat.handle("2")
+    assert (await db.get_user(CONSOLE_USER_ID)).timezone == "EST"
+    mumbai = await chat.handle("/timezone Mumbai")
+    assert "Asia/Kolkata" in mumbai and "Dubai" not in mumbai
+
+
 async def test_a_due_reminder_is_printed_and_done_is_a_numbered_choice(
     chat: ConsoleChat, reminders: ConsoleReminders, clock: FakeClock, db: Database
 ) -> None:
@@ -77,6 +91,20 @@ async def test_forget_in_the_console_asks_then_deletes(chat: ConsoleChat, db: Da
     assert "[1] Yes, delete everything" in prompt
     assert "deleted" in await chat.handle("1")
     assert set((await db.rows_about(CONSOLE_USER_ID)).values()) == {0}
+
+
+async def test_forget_in_the_console_deletes_the_saved_chart(
+    chat: ConsoleChat, tmp_path: Path
+) -> None:
+    await chat.handle("/progress")
+    chart = tmp_path / "progress.png"
+    assert chart.exists()
+    await chat.handle("/forget")
+    assert "Nothing deleted" in await chat.handle("2")
+    assert chart.exists()
+    await chat.handle("/forget")
+    assert "deleted" in await chat.handle("1")
+    assert not chart.exists()
 
 
 async def test_the_telegram_dispatcher_never_takes_the_console_users_reminders(

@@ -23,7 +23,7 @@ from bot.config import Settings
 from bot.progress import PNG_SIGNATURE
 from bot.runtime import Runtime
 from bot.storage import Database
-from tests.telegram_fixtures import TgChat, private_chat, telegram_settings
+from tests.telegram_fixtures import TgChat, group_chat, member, private_chat, telegram_settings
 from tests.test_reminders import FakeClock
 
 
@@ -94,6 +94,13 @@ async def fire(
     app.bot_data["reminders"].dispatcher.wake()
     (message,) = await stub.wait_for("sendMessage", lambda c: c.chat_id == chat.id, since=since)
     return message
+
+
+async def forge(chat: TgChat, call: Call, data: str) -> list[Call]:
+    """A callback query with data of our choosing, as a hostile client could send it."""
+    since = chat.stub.mark()
+    chat.stub.push("callback_query", chat.stub.new_callback_query(chat.user, call.result, data))
+    return await chat.replies(since)
 
 
 async def test_first_remind_says_the_timezone_is_utc_and_how_to_change_it(
@@ -184,6 +191,7 @@ async def test_forget_asks_first_then_leaves_no_rows(
     assert question.callback_data == ["rem:forget:yes", "rem:forget:no"]
     (kept,) = await chat.tap(question, "rem:forget:no")
     assert "Nothing deleted" in kept.text and (await db.rows_about(user_id))["profiles"] == 1
+    (question,) = await chat.ask("/forget")
     (gone,) = await chat.tap(question, "rem:forget:yes")
     assert "deleted" in gone.text
     assert set((await db.rows_about(user_id)).values()) == {0}
@@ -209,3 +217,61 @@ async def test_the_start_button_leads_through_time_and_days(
     (stopped,) = await chat.ask("/stop")
     assert "stopped" in stopped.text
     assert not (await db.get_schedule(chat.user["id"])).enabled
+
+
+@pytest.mark.parametrize("choice", ["rem:forget:yes", "rem:forget:no"])
+async def test_the_forget_buttons_go_away_once_one_is_tapped(
+    stub: BotApiStub, app: Application, choice: str
+) -> None:
+    chat = private_chat(stub)
+    (question,) = await chat.ask("/forget")
+    await chat.tap(question, choice)
+    (edit,) = await stub.wait_for(
+        "editMessageReplyMarkup",
+        lambda c: (
+            c.chat_id == chat.id and int(c.params["message_id"]) == question.result["message_id"]
+        ),
+    )
+    assert edit.callback_data == []
+
+
+@pytest.mark.parametrize("command", ["remind 07:30", "reminders", "timezone", "stop", "forget"])
+async def test_personal_commands_in_a_group_point_to_the_private_chat(
+    stub: BotApiStub, app: Application, db: Database, command: str
+) -> None:
+    group = group_chat(stub)
+    (reply,) = await group.ask(f"/{command}")
+    assert "private chat" in reply.text and f"/{command.split()[0]}" in reply.text
+    assert reply.callback_data == []
+    assert await db.get_schedule(group.user["id"]) is None
+
+
+async def test_progress_in_a_group_sends_no_chart(stub: BotApiStub, app: Application) -> None:
+    group = group_chat(stub)
+    since = stub.mark()
+    (reply,) = await group.ask("/progress")
+    assert "private chat" in reply.text and "/progress" in reply.text
+    assert stub.sent("sendPhoto", since=since, chat_id=group.id) == []
+
+
+async def test_a_reminder_button_tapped_in_a_group_acts_for_no_one(
+    stub: BotApiStub, app: Application, db: Database
+) -> None:
+    group = group_chat(stub)
+    other = member(group, "Mia")
+    (welcome,) = await group.ask("/start")
+    (pointer,) = await other.tap(welcome, "remind")
+    assert "private chat" in pointer.text and pointer.callback_data == []
+    await db.record_session(other.user["id"], START.date(), "done")
+    (pointer,) = await forge(other, welcome, "rem:forget:yes")
+    assert "private chat" in pointer.text and "/forget" in pointer.text
+    await forge(other, welcome, "rem:d:0730:127")
+    assert await db.get_schedule(other.user["id"]) is None
+    assert len(await db.session_history(other.user["id"], START.date())) == 1
+
+
+async def test_forged_snooze_data_gets_a_polite_reply(stub: BotApiStub, app: Application) -> None:
+    chat = private_chat(stub)
+    (welcome,) = await chat.ask("/start")
+    (reply,) = await forge(chat, welcome, "rem:snz:99999999999999999999")
+    assert "no longer available" in reply.text

@@ -12,9 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.assessment import Pain, Profile, starter_profile
+from bot.assessment import Pain, Profile, load_questionnaire, starter_profile
+from bot.compose import Composer
 from bot.config import PROJECT_ROOT
 from bot.knowledge import Chunk, Equipment, Kind, KnowledgeBase, Level, load_knowledge
+from bot.routine_replies import RoutineScreens
 from bot.routines import (
     HARDER_FROM_WEEK,
     TRANSITION_SECONDS,
@@ -199,6 +201,38 @@ def test_starter_profile_builds_a_routine_that_rotates_by_day() -> None:
     assert not routine.left_out
 
 
+def test_doses_leave_the_days_a_week_to_the_plan() -> None:
+    routine = build_routine(Profile(causes=tuple(CAUSES), minutes=20), KB, start=MONDAY)
+    variants = [variant for item in routine.items for variant in (item.base, item.later)]
+    session_items = [item for session in month_of_sessions(routine) for item in session.items]
+    assert variants and session_items
+    doses = [variant.dosage for variant in variants] + [item.dosage for item in session_items]
+    assert all(dose and "a week" not in dose for dose in doses), doses
+    dosage = KB.by_id(routine.items[0].exercise_id).dosage
+    assert dosage.describe().endswith(f", {dosage.days_per_week} days a week")  # the how-to
+    assert dosage.describe(with_days=False) == dosage.describe().rsplit(", ", 1)[0]
+
+
+def test_a_routine_stored_with_days_in_its_doses_reads_without_them() -> None:
+    data = build_routine(Profile(causes=("flat-feet",)), KB, start=MONDAY).to_dict()
+    for item in data["items"]:
+        for week in ("base", "later"):
+            item[week]["dosage"] += ", 7 days a week"  # the format stored before the fix
+    session = Routine.from_dict(data).session_for(MONDAY)
+    assert session.items and all("a week" not in item.dosage for item in session.items)
+
+
+def test_why_names_the_cause_an_exercise_helps_fix() -> None:
+    routine = build_routine(Profile(causes=("weak-quads",), minutes=20), KB, start=MONDAY)
+    screens = RoutineScreens(KB, load_questionnaire(), Composer(PROJECT_ROOT / "prompts"))
+    text = screens.routine(routine, MONDAY).text
+    assert (
+        "hamstring" in text.lower()
+    )  # a stretch for a weakness: "it targets weak quadriceps" misled
+    assert "Why: it is part of the fix for weak quadriceps." in text
+    assert "it targets" not in text
+
+
 def grid_of_routines() -> list[Routine]:
     """One routine per cause, level, kit (none or all) and daily minutes."""
     return [
@@ -341,6 +375,14 @@ def test_cli_names_the_valid_causes_for_an_unknown_one() -> None:
     assert result.stdout == ""
 
 
+@pytest.mark.parametrize("causes", ["knees", ""])
+def test_cli_refuses_a_vague_or_empty_cause_list(causes: str) -> None:
+    result = kneebot_routine("--causes", causes, "--json")
+    assert result.returncode == 2
+    assert "valid causes: flat-feet, " in result.stderr
+    assert result.stdout == ""
+
+
 def test_cli_refuses_bad_settings_with_a_clear_message() -> None:
     assert "valid equipment" in kneebot_routine("--equipment", "kettle").stderr
     assert "between 3 and 60" in kneebot_routine("--minutes", "0").stderr
@@ -351,4 +393,5 @@ def test_cli_prints_plain_text_without_markup() -> None:
     result = kneebot_routine("--minutes", "5", "--start", "2025-03-03")
     assert result.returncode == 0, result.stderr
     assert "Your routine: 5 minutes a day, 3 days a week" in result.stdout
+    assert result.stdout.count("days a week") == 1  # the doses leave the days to the plan
     assert "<b>" not in result.stdout

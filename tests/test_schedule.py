@@ -130,6 +130,76 @@ def test_a_typo_or_a_bare_city_gets_suggestions() -> None:
     assert suggest_timezones("new york") == [NEW_YORK]
 
 
+@pytest.mark.parametrize(
+    "name", ["CET", "EET", "WET", "MET", "EST5EDT", "Europe/Kyiv", "Asia/Kolkata", "US/Eastern"]
+)
+def test_every_name_zoneinfo_accepts_is_accepted_as_is(name: str) -> None:
+    assert parse_timezone(name, abbreviations=False) == name
+    ZoneInfo(name)  # and it is a real zone
+
+
+@pytest.mark.parametrize(
+    ("text", "meant"),
+    [
+        ("PST", "America/Los_Angeles"),
+        ("pdt", "America/Los_Angeles"),
+        ("EST", "America/New_York"),
+        ("EDT", "America/New_York"),
+        ("CST", "America/Chicago"),
+        ("MST", "America/Denver"),
+        ("IST", "Asia/Kolkata"),
+        ("BST", "Europe/London"),
+        ("CEST", "Europe/Berlin"),
+        ("CET", "Europe/Berlin"),
+        ("AEST", "Australia/Sydney"),
+        ("JST", "Asia/Tokyo"),
+    ],
+)
+def test_an_abbreviation_asks_to_confirm_the_zone_it_most_likely_means(
+    text: str, meant: str
+) -> None:
+    with pytest.raises(ScheduleError) as caught:
+        parse_timezone(text)
+    assert caught.value.problem == "abbreviation"
+    assert caught.value.suggestions[0] == meant
+    assert parse_timezone(meant, abbreviations=False) == meant
+    for choice in caught.value.suggestions:  # every offered button is accepted when tapped
+        assert parse_timezone(choice, abbreviations=False) == choice
+
+
+def test_an_abbreviation_that_is_also_a_zone_can_be_kept_as_is() -> None:
+    with pytest.raises(ScheduleError) as caught:
+        parse_timezone("cet")
+    assert caught.value.suggestions == ["Europe/Berlin", "CET"]
+    assert zone("CET").utcoffset(datetime(2025, 7, 1)) == timedelta(hours=2)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Mumbai", ["Asia/Kolkata"]),
+        ("Bangalore", ["Asia/Kolkata"]),
+        ("San Francisco", ["America/Los_Angeles"]),
+        ("Beijing", ["Asia/Shanghai"]),
+        ("Asia/Calcuta", ["Asia/Kolkata"]),
+        ("Europe/Berln", [BERLIN]),
+        ("Narnia/Cair_Paravel", []),
+        ("Mars/Olympus_Mons", []),
+    ],
+)
+def test_suggestions_are_close_matches_or_nothing(text: str, expected: list[str]) -> None:
+    assert suggest_timezones(text) == expected
+
+
+@pytest.mark.parametrize("text", ["Belfast", "Eastern", "Calcutta", "Sao Paulo", "Buenos Aires"])
+def test_deprecated_names_are_never_suggested(text: str) -> None:
+    suggestions = suggest_timezones(text)
+    assert suggestions
+    for name in suggestions:
+        assert not name.startswith(("US/", "Brazil/", "Etc/", "Canada/"))
+        assert name not in ("Europe/Belfast", "Asia/Calcutta", "America/Buenos_Aires")
+
+
 def test_a_fixed_offset_zone_has_that_offset() -> None:
     assert zone("UTC-03:30").utcoffset(None) == -timedelta(hours=3, minutes=30)
 

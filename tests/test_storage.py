@@ -90,15 +90,25 @@ async def test_forget_leaves_no_row_about_the_user_in_any_table(db: Database) ->
     assert await db.load_profile(10) is not None
 
 
-async def test_a_session_is_recorded_once_and_the_latest_choice_wins(db: Database) -> None:
+async def test_a_session_is_recorded_once_and_a_done_is_never_undone(db: Database) -> None:
     day = date(2025, 6, 2)
     assert await db.record_session(3, day, DONE) is True
     assert await db.record_session(3, day, DONE) is False
     assert await db.session_history(3, day) == {day: DONE}
-    assert await db.record_session(3, day, SKIPPED) is True
-    assert await db.session_history(3, day - timedelta(days=5)) == {day: SKIPPED}
+    assert await db.record_session(3, day, SKIPPED) is False  # a later Skip does not undo it
+    assert await db.session_history(3, day - timedelta(days=5)) == {day: DONE}
     with pytest.raises(ValueError):
         await db.record_session(3, day, "maybe")
+
+
+async def test_done_after_skip_upgrades_the_day_and_skip_twice_counts_once(db: Database) -> None:
+    day = date(2025, 6, 3)
+    assert await db.record_session(4, day, SKIPPED) is True
+    assert await db.record_session(4, day, SKIPPED) is False
+    assert await db.session_history(4, day) == {day: SKIPPED}
+    assert await db.record_session(4, day, DONE) is True
+    assert await db.record_session(4, day, SKIPPED) is False
+    assert await db.session_history(4, day) == {day: DONE}
 
 
 async def test_planning_the_same_fire_twice_queues_one_delivery(db: Database) -> None:

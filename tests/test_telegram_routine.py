@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
+from bot import privacy, routine_flow, routine_replies, schedule
 from bot.botapi_stub import BotApiStub, Call
+from bot.channels.telegram import answers
+from bot.channels.telegram import routine as telegram_routine
 from bot.config import Settings
 from bot.routines import Routine
 from bot.runtime import Runtime
@@ -158,3 +161,10 @@ async def test_routine_in_a_group_points_to_the_private_chat(
     chat = group_chat(botapi)
     [reply] = await chat.ask("/routine@" + botapi.me["username"])
     assert "private chat" in reply.text and reply.callback_data == []
+
+
+def test_shared_helpers_have_one_home() -> None:
+    """One copy each: a fix to the spinner, the log hash or the day names reaches every caller."""
+    assert telegram_routine.acknowledge is answers.acknowledge
+    assert routine_flow.user_ref is privacy.user_ref
+    assert routine_replies.DAY_NAMES is schedule.DAY_NAMES

@@ -12,10 +12,9 @@ from bot.config import Settings
 from bot.conversation import Button, Coach, Reply
 from bot.routine_flow import RoutineFlow
 from bot.runtime import Runtime
-from bot.storage import Database
+from bot.storage import CONSOLE_USER_ID, Database
 
 PROMPT = "you> "
-CONSOLE_USER_ID = 0  # the console has one local user
 
 
 class ConsoleChat:

@@ -11,7 +11,7 @@ from bot.knowledge import KnowledgeBase
 from bot.reminders import DispatchConfig, Dispatcher
 from bot.schedule import Clock, utc_now
 from bot.storage import CONSOLE_USER_ID, Database, Delivery, Scope, data_file
-from bot.subscriptions import ProgressReply, Subscriptions
+from bot.subscriptions import FORGET_YES, ProgressReply, Subscriptions
 
 COMMANDS = ("remind", "reminders", "timezone", "stop", "progress", "forget")
 CHART_FILE = "progress.png"
@@ -55,6 +55,9 @@ class ConsoleReminders:
     async def tap(self, action: str) -> Reply | None:
         """A numbered choice that belongs to the reminder feature; None for any other."""
         result = await self.subscriptions.button(CONSOLE_USER_ID, CONSOLE_USER_ID, action)
+        if action == FORGET_YES:
+            # The chart is data about the user too: /forget leaves nothing behind.
+            data_file(self.settings, CHART_FILE).unlink(missing_ok=True)
         if isinstance(result, ProgressReply):
             return await self._progress()
         return result

@@ -91,7 +91,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A tapped follow-up: an exercise's how-to, a topic, or the prompt to ask a question."""
     query = update.callback_query
     assert query is not None
-    await _acknowledge(query)
+    await acknowledge(query)
     action = query.data or ""
     log.info(
         "button update=%s %s action=%s", update.update_id, user_ref(query.from_user.id), action
@@ -172,7 +172,7 @@ async def _typing(message: Message, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.info("chat action failed chat=%s: %s", user_ref(message.chat_id), exc)
 
 
-async def _acknowledge(query: CallbackQuery) -> None:
+async def acknowledge(query: CallbackQuery) -> None:
     """Stop the button's spinner; a failure (e.g. a stale query) does not stop the answer."""
     try:
         await query.answer()

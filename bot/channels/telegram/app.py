@@ -25,10 +25,11 @@ from bot.config import Settings
 from bot.conversation import COMMANDS
 from bot.privacy import user_ref
 from bot.runtime import Runtime
+from bot.schedule import utc_now
 
 from .ordering import PerUserOrder
 from .render import send_reply, template_reply
-from .services import SERVICES_KEY, Services, services, utc_now
+from .services import SERVICES_KEY, Services, services
 
 log = logging.getLogger(__name__)
 

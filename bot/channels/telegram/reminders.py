@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from telegram import Bot, InlineKeyboardMarkup, InputFile, LinkPreviewOptions, Message, Update
@@ -19,9 +20,9 @@ from bot.privacy import user_ref
 from bot.reminders import DispatchConfig, Dispatcher, SendFn
 from bot.schedule import shifted
 from bot.storage import CONSOLE_USER_ID, Database, Delivery, Scope
-from bot.subscriptions import ProgressReply, Subscriptions
+from bot.subscriptions import FORGET_NO, FORGET_YES, ProgressReply, Subscriptions
 
-from .render import messages, send_reply
+from .render import drop_buttons, in_private, messages, send_reply
 from .services import Services
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,8 @@ FEATURE_KEY = "reminders"
 NEW_MESSAGES = filters.UpdateType.MESSAGE
 BUTTONS = r"^(remind$|rem:)"
 ACK_ACTIONS = ("rem:done:", "rem:skip:", "rem:snz:")  # taps that settle a reminder message
+PRIVATE_TEMPLATE = "reminders_private.j2"  # the pointer to the private chat, sent in groups
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 
 
 @dataclass
@@ -54,7 +57,8 @@ def register(application: Application) -> None:
         "progress": progress,
     }
     for name, handler in commands.items():
-        application.add_handler(CommandHandler(name, handler, filters=NEW_MESSAGES))
+        guarded = _private_only(name, handler)
+        application.add_handler(CommandHandler(name, guarded, filters=NEW_MESSAGES))
     application.add_handler(CallbackQueryHandler(on_button, pattern=BUTTONS))
 
 
@@ -120,6 +124,16 @@ class ReminderSender:
 def make_sender(bot: Bot, subs: Subscriptions) -> SendFn:
     """The production send step for the dispatcher (see ReminderSender)."""
     return ReminderSender(bot, subs)
+
+
+def _private_only(command: str, handler: Handler) -> Handler:
+    """The handler in a private chat; in a group, a pointer to the private chat instead."""
+
+    async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if await in_private(update, context, PRIVATE_TEMPLATE, command=command):
+            await handler(update, context)
+
+    return guarded
 
 
 def _feature(context: ContextTypes.DEFAULT_TYPE) -> Feature:
@@ -197,11 +211,17 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     with contextlib.suppress(TelegramError):
         await query.answer()
     log.info("reminder button update=%s %s action=%s", update.update_id, user_ref(user_id), action)
-    if action == "rem:forget:yes":
+    # Only the owner can tap in a private chat: a tap in a group acts for no one.
+    command = "forget" if action in (FORGET_YES, FORGET_NO) else "remind"
+    if not await in_private(update, context, PRIVATE_TEMPLATE, command=command):
+        return
+    if action == FORGET_YES:
         context.application.drop_user_data(user_id)
     result = await _feature(context).subscriptions.button(user_id, chat_id, action)
     if action.startswith(ACK_ACTIONS):
         await _settle(query.message)
+    elif action in (FORGET_YES, FORGET_NO):
+        await drop_buttons(query)  # the choice is made: the question must not be answered twice
     if isinstance(result, ProgressReply):
         await _send_progress(context, chat_id, result)
     elif isinstance(result, Reply):

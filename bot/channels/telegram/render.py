@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 
 from telegram import (
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
@@ -15,9 +16,13 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, InlineKeyboardButtonLimit, MessageLimit, ParseMode
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.conversation import Button, Coach, Reply
+from bot.privacy import user_ref
+
+from .services import services
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +62,32 @@ def _fits(button: Button) -> bool:
 def template_reply(coach: Coach, template: str, **context: object) -> Reply:
     """A short channel-level reply (no buttons) rendered from prompts/<template>."""
     return coach.info(template, **context)
+
+
+async def in_private(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, template: str, **extra: object
+) -> bool:
+    """True in a private chat; in a group, send the pointer to the private chat from `template`.
+
+    Personal features (routine, reminders, progress, /forget) use this so that nothing personal
+    is shown, or changed by another member, in a group.
+    """
+    chat = update.effective_chat
+    if chat is None or chat.type == ChatType.PRIVATE:
+        return chat is not None
+    reply = template_reply(
+        services(context).coach, template, username=context.bot.username, **extra
+    )
+    await send_reply(update, context, reply)
+    return False
+
+
+async def drop_buttons(query: CallbackQuery) -> None:
+    """Take the keyboard off the message a button was tapped on (a failure is only logged)."""
+    try:
+        await query.edit_message_reply_markup(None)
+    except TelegramError as exc:
+        log.info("could not drop buttons %s: %s", user_ref(query.from_user.id), exc)
 
 
 def messages(reply: Reply, limit: int = MAX_MESSAGE) -> list[Outgoing]:

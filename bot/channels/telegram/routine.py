@@ -12,8 +12,8 @@ import warnings
 from dataclasses import dataclass
 
 from telegram import CallbackQuery, LinkPreviewOptions, Update
-from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -28,8 +28,9 @@ from bot.privacy import user_ref
 from bot.routine_flow import RoutineFlow, Turn
 from bot.storage import Database
 
-from .render import messages, send_reply, template_reply
-from .services import Services, services
+from .answers import acknowledge
+from .render import drop_buttons, in_private, messages, send_reply
+from .services import Services
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ async def finish(application: Application) -> None:
 
 async def on_routine(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """Resume the questionnaire, show the routine, or offer to build one."""
-    if not await _in_private(update, context):
+    if not await in_private(update, context, "routine_private.j2"):
         return ConversationHandler.END
     turn = await _flow(context).open(_user_id(update))
     await send_reply(update, context, turn.reply)
@@ -98,8 +99,8 @@ async def on_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """A button of the questionnaire or of the routine screens."""
     query = update.callback_query
     assert query is not None
-    await _acknowledge(query)
-    if not await _in_private(update, context):
+    await acknowledge(query)
+    if not await in_private(update, context, "routine_private.j2"):
         return ConversationHandler.END
     action = query.data or ""
     turn = await _flow(context).tap(query.from_user.id, action)
@@ -109,7 +110,7 @@ async def on_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
 
 async def on_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """Leave the questionnaire (its answers are deleted; a stored routine stays)."""
-    if not await _in_private(update, context):
+    if not await in_private(update, context, "routine_private.j2"):
         return ConversationHandler.END
     turn = await _flow(context).cancel(_user_id(update))
     await send_reply(update, context, turn.reply)
@@ -129,7 +130,7 @@ async def _show(
     if turn.replace and len(parts) == 1 and await _edit(query, *parts[0]):
         return
     if not turn.asking and action.startswith(QUESTIONNAIRE_TAPS):
-        await _drop_buttons(query)  # the questionnaire is over: its buttons would only confuse
+        await drop_buttons(query)  # the questionnaire is over: its buttons would only confuse
     await send_reply(update, context, turn.reply)
 
 
@@ -148,33 +149,6 @@ async def _edit(query: CallbackQuery, html: str, markup) -> bool:
         log.info("edit failed, sending instead %s: %s", user_ref(query.from_user.id), exc)
         return False
     return True
-
-
-async def _drop_buttons(query: CallbackQuery) -> None:
-    try:
-        await query.edit_message_reply_markup(None)
-    except TelegramError as exc:
-        log.info("could not drop buttons %s: %s", user_ref(query.from_user.id), exc)
-
-
-async def _in_private(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    """A routine is personal: in groups, point to the private chat instead."""
-    chat = update.effective_chat
-    if chat is None or chat.type == ChatType.PRIVATE:
-        return chat is not None
-    reply = template_reply(
-        services(context).coach, "routine_private.j2", username=context.bot.username
-    )
-    await send_reply(update, context, reply)
-    return False
-
-
-async def _acknowledge(query: CallbackQuery) -> None:
-    """Stop the button's spinner; a failure (e.g. a stale query) does not stop the answer."""
-    try:
-        await query.answer()
-    except TelegramError as exc:
-        log.info("callback answer failed %s: %s", user_ref(query.from_user.id), exc)
 
 
 def _flow(context: ContextTypes.DEFAULT_TYPE) -> RoutineFlow:

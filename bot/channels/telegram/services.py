@@ -2,33 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 
 from telegram.ext import ContextTypes
 
 from bot.config import Settings
 from bot.conversation import Coach
 from bot.runtime import Runtime
+from bot.schedule import Clock, utc_now
+from bot.storage import Database
 
 SERVICES_KEY = "services"
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True)
 class Services:
-    """Settings, the answering core, the database (None until storage exists) and the clock."""
+    """Settings, the answering core, the clock, and the database handed in by the caller.
+
+    `db` is None unless the caller (a test, or an embedding app) shares its own Database; the
+    features then open one from the settings at start-up and close it at shutdown.
+    """
 
     settings: Settings
     runtime: Runtime
     coach: Coach
-    db: Any = None
-    clock: Callable[[], datetime] = utc_now
+    db: Database | None = None
+    clock: Clock = utc_now
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
