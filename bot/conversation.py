@@ -198,6 +198,7 @@ class Coach:
             Button(f"How do I do: {chunk.title}", f"howto:{chunk.id}") for chunk in exercises
         ]
         buttons += [Button(chunk.title, f"topic:{chunk.id}") for chunk in also]
+        buttons += self._related_buttons(main.chunk, skip={c.id for c in [*exercises, *also]})
         return self._reply(ReplyKind.ANSWER, rendered, sources, buttons)
 
     def topic(self, chunk_id: str) -> Reply:

@@ -99,3 +99,11 @@ def test_query_tokens_match_the_bm25s_tokenizer(coach):
             [text], stemmer=lexical._stemmer, return_ids=False, show_progress=False
         )[0]
         assert lexical.query_tokens(text) == expected, text
+
+
+async def test_answer_offers_related_topics_as_buttons(coach):
+    reply = await coach.reply("why do my knees cave in when I squat?")
+    assert reply.kind is ReplyKind.ANSWER
+    related = set(coach.kb.by_id(reply.sources[0].id).related)
+    assert reply.buttons
+    assert {button.action.partition(":")[2] for button in reply.buttons} & related
