@@ -89,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _quiet_libraries() -> None:
-    for name in ("httpx", "sentence_transformers", "transformers", "faiss", "bm25s"):
+    for name in ("httpx", "sentence_transformers", "transformers", "faiss", "bm25s", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
