@@ -64,6 +64,13 @@ class Button:
     action: str
 
 
+def link(chunk: Chunk) -> Button:
+    """A follow-up button to a chunk: its how-to for an exercise, else the topic itself."""
+    if chunk.kind is Kind.EXERCISE:
+        return Button(f"How do I do: {chunk.title}", f"howto:{chunk.id}")
+    return Button(chunk.title, f"topic:{chunk.id}")
+
+
 @dataclass(frozen=True)
 class Reply:
     kind: ReplyKind
@@ -131,7 +138,7 @@ class Coach:
         top = hits[0]
         best_evidence = max(hit.evidence for hit in hits)
         if best_evidence < self.unknown_below.get(mode.value, FALLBACK_UNKNOWN):
-            return self.unknown(hits)
+            return self.unknown()
         if top.chunk.kind is Kind.EXERCISE:
             return self.howto(self._progression(top.chunk, prepared), score=top.score)
         return self.answer(hits)
@@ -194,10 +201,7 @@ class Coach:
             for hit in hits[1:3]
             if hit.chunk in also
         ]
-        buttons = [
-            Button(f"How do I do: {chunk.title}", f"howto:{chunk.id}") for chunk in exercises
-        ]
-        buttons += [Button(chunk.title, f"topic:{chunk.id}") for chunk in also]
+        buttons = [link(chunk) for chunk in [*exercises, *also]]
         buttons += self._related_buttons(main.chunk, skip={c.id for c in [*exercises, *also]})
         return self._reply(ReplyKind.ANSWER, rendered, sources, buttons)
 
@@ -219,9 +223,9 @@ class Coach:
         score = next((hit.score for hit in hits if hit.chunk.id == flag.id), 1.0)
         return self._reply(ReplyKind.SAFETY, rendered, [Source(flag.id, flag.title, score)], [])
 
-    def unknown(self, hits: list[Hit] | None = None) -> Reply:
+    def unknown(self) -> Reply:
         """Say plainly that this is not covered, and what the bot can do."""
-        rendered = self.composer.render("unknown.j2", suggestions=[])
+        rendered = self.composer.render("unknown.j2")
         return self._reply(ReplyKind.UNKNOWN, rendered, [], [Button("Build my routine", "routine")])
 
     def welcome(self, name: str | None = None) -> Reply:
@@ -265,13 +269,7 @@ class Coach:
 
     def _related_buttons(self, chunk: Chunk, skip: set[str | None]) -> list[Button]:
         related = [c for c in map(self.kb.get, chunk.related) if c and c.id not in skip]
-        return [
-            Button(
-                f"How do I do: {c.title}" if c.kind is Kind.EXERCISE else c.title,
-                f"{'howto' if c.kind is Kind.EXERCISE else 'topic'}:{c.id}",
-            )
-            for c in related
-        ]
+        return [link(c) for c in related]
 
     @staticmethod
     def _reply(
