@@ -15,7 +15,7 @@ from bot.compose import Composer
 from bot.conversation import Button, Reply, ReplyKind
 from bot.knowledge import KnowledgeBase
 from bot.routines import Routine, Session, build_routine
-from bot.schedule import ALL_DAYS
+from bot.schedule import ALL_DAYS, local_date
 from bot.storage import Delivery, ReminderContext
 
 log = logging.getLogger(__name__)
@@ -51,10 +51,18 @@ class ReminderMessages:
             self._starter = build_routine(starter_profile(), self.kb)
         return self._starter
 
+    def _starter_since(self, context: ReminderContext) -> Routine:
+        """The starter routine dated from the subscription, so its weeks (and the harder
+        variants from week 3) move on; undated without one."""
+        if context.subscribed_at is None:
+            return self.starter_routine()
+        start = local_date(context.subscribed_at, context.timezone)
+        return self.starter_routine().model_copy(update={"start": start})
+
     def plan(self, context: ReminderContext, user_ref: str = "-") -> Plan:
         """A reminder on chosen days makes those the training days; an every-day reminder keeps
         the routine's own spread, so the other days are rest days."""
-        routine, starter = self.starter_routine(), True
+        routine, starter = self._starter_since(context), True
         if context.routine is not None:
             try:
                 routine, starter = Routine.from_dict(context.routine), False

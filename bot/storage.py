@@ -188,10 +188,13 @@ class Schedule:
 
 @dataclass(frozen=True)
 class ReminderContext:
-    """A user's reminder days (None without a schedule) and stored routine (None before one)."""
+    """A user's reminder days (None without a schedule), stored routine (None before one), and
+    when they subscribed (the starter routine's week 1 begins that day) in their timezone."""
 
     days: int | None
     routine: dict | None
+    subscribed_at: datetime | None = None
+    timezone: str = "UTC"
 
 
 @dataclass(frozen=True)
@@ -391,9 +394,11 @@ class Database:
         days: int,
         next_fire_at: datetime,
         next_local_date: date,
+        now: datetime | None = None,
     ) -> None:
-        """Subscribe (or change the time/days of) the user's daily reminder."""
-        now = _now()
+        """Subscribe (or change the time/days of) the user's daily reminder; `now` from the
+        caller's clock dates the subscription (kept on later changes)."""
+        now = now or _now()
         values = {
             "chat_id": chat_id,
             "local_time": local_time,
@@ -416,9 +421,17 @@ class Database:
             )
 
     async def reminder_context(self, user_ids: Sequence[int]) -> dict[int, ReminderContext]:
-        """What composing reminders needs, for many users in one query: days and routine."""
+        """What composing reminders needs, for many users in one query: days, routine, since."""
+        # Without a schedule, first contact stands in for the subscription date.
+        since = sa.func.coalesce(reminder_schedules.c.created_at, users.c.created_at)
         query = (
-            sa.select(users.c.user_id, reminder_schedules.c.days, profiles.c.routine)
+            sa.select(
+                users.c.user_id,
+                users.c.timezone,
+                reminder_schedules.c.days,
+                profiles.c.routine,
+                sa.type_coerce(since, UTCDateTime).label("since"),
+            )
             .select_from(users)
             .outerjoin(reminder_schedules, reminder_schedules.c.user_id == users.c.user_id)
             .outerjoin(profiles, profiles.c.user_id == users.c.user_id)
@@ -426,7 +439,10 @@ class Database:
         )
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return {row.user_id: ReminderContext(row.days, row.routine) for row in rows}
+        return {
+            row.user_id: ReminderContext(row.days, row.routine, row.since, row.timezone)
+            for row in rows
+        }
 
     async def get_schedule(self, user_id: int) -> Schedule | None:
         query = _schedule_query().where(reminder_schedules.c.user_id == user_id)

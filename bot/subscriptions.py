@@ -107,7 +107,9 @@ class Subscriptions:
         user = await self.db.ensure_user(user_id, chat_id)
         first = await self.db.get_schedule(user_id) is None
         fire_at, day = await self._first_fire(user_id, at, days, user.timezone)
-        await self.db.save_schedule(user_id, chat_id, format_time(at), days, fire_at, day)
+        await self.db.save_schedule(
+            user_id, chat_id, format_time(at), days, fire_at, day, now=self.clock()
+        )
         log.info("reminder set user=%s", user_ref(user_id))
         self.on_change()
         return self._reply(

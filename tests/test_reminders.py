@@ -388,6 +388,33 @@ async def test_the_reminder_shows_todays_session_with_its_buttons(
     assert {"rem:done:2025-03-28", "rem:skip:2025-03-28"} <= set(message.callback_data)
 
 
+async def test_a_starter_routine_moves_to_the_harder_variants_in_week_3(
+    rig: Rig,
+    stub: BotApiStub,
+) -> None:
+    """No assessment: the starter routine's weeks count from the day the user subscribed."""
+    await rig.subscribe(1, "13:00", days="fri")  # subscribed Friday 28 March, 12:00 UTC
+    dispatcher = rig.dispatcher()
+    until = datetime(2025, 4, 11, 14, 0, tzinfo=UTC)  # Friday 11 April: day 15, week 3
+    for _ in steps(rig.clock, until, timedelta(hours=1)):
+        await dispatcher.tick()
+    first, second, third = reminders(stub, chat_id=1)
+    routine = rig.subs.starter_routine()
+    week1 = [routine.item(i.base_id) for i in routine.session_for(date(2025, 3, 28), (4,)).items]
+    week3 = [routine.item(i.base_id) for i in routine.session_for(date(2025, 4, 11), (4,)).items]
+    assert week1 and week3
+    assert any(item.later != item.base for item in week3)  # there is something harder to show
+    assert "week 1 of 4" in first.text and "week 2 of 4" in second.text
+    for item in week1:
+        assert f"{item.base.title} — {item.base.dosage}" in first.text
+        assert f"howto:{item.base.exercise_id}" in first.callback_data
+    assert "week 3 of 4" in third.text
+    for item in week3:
+        assert f"{item.later.title} — {item.later.dosage}" in third.text
+        assert f"howto:{item.later.exercise_id}" in third.callback_data
+        assert item.later.instruction in third.text
+
+
 # -- the fan-out (the 10,000 run is a benchmark: bot.reminders_bench) -------------------------
 
 
