@@ -131,7 +131,12 @@ class Coach:
         self, text: str, prepared: str, vector: np.ndarray, mode: Mode = Mode.COMBINED
     ) -> Reply:
         """Safety first, then unknown, then a how-to or an answer."""
-        hits = self.retriever.rank(prepared, vector, mode)
+        return self.respond(text, prepared, self.retriever.rank(prepared, vector, mode), mode)
+
+    def respond(
+        self, text: str, prepared: str, hits: list[Hit], mode: Mode = Mode.COMBINED
+    ) -> Reply:
+        """The reply for already-ranked hits (the eval ranks once and reads the hits too)."""
         flag = self.safety.red_flag([normalise(text), prepared], hits)
         if flag is not None:
             return self.safety_reply(flag, hits)

@@ -47,8 +47,8 @@ def run(coach: Coach, questions: list[Question], mode: Mode) -> list[Outcome]:
     vectors = coach.retriever.embedder.encode(prepared)
     outcomes = []
     for question, text, vector in zip(questions, prepared, vectors, strict=True):
-        reply = coach.decide(question.q, text, vector, mode)
         hits = coach.retriever.rank(text, vector, mode)
+        reply = coach.respond(question.q, text, hits, mode)
         top_id = reply.sources[0].id if reply.sources else None
         # The reply's own source leads (a red flag outranks retrieval); the ranking follows.
         ranked = (top_id,) * bool(top_id) + tuple(h.chunk.id for h in hits if h.chunk.id != top_id)

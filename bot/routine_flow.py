@@ -139,12 +139,10 @@ class RoutineFlow:
         return await self._start(user_id, replace=False)
 
     async def _answer(self, user_id: int, question_id: str, option_id: str) -> Turn:
-        draft = await self._draft(user_id)
-        if draft is None:
-            return Turn(self.screens.intro(notice="expired"))
-        step, answers = draft
-        if question_id != step:
-            return self._ask(step, answers, notice="other")
+        current = await self._current_step(user_id, question_id)
+        if isinstance(current, Turn):
+            return current
+        step, answers = current
         try:
             answers = choose(self.questionnaire, answers, question_id, option_id)
         except ValueError:
@@ -159,15 +157,23 @@ class RoutineFlow:
         return await self._advance(user_id, step, answers)
 
     async def _done(self, user_id: int, question_id: str) -> Turn:
+        current = await self._current_step(user_id, question_id)
+        if isinstance(current, Turn):
+            return current
+        step, answers = current
+        if not is_answered(self.questionnaire.question(step), answers):
+            return self._ask(step, answers, notice="need_one", replace=True)
+        return await self._advance(user_id, step, answers)
+
+    async def _current_step(self, user_id: int, question_id: str) -> tuple[str, Answers] | Turn:
+        """The draft's step and answers, or what to show when the tapped question is stale."""
         draft = await self._draft(user_id)
         if draft is None:
             return Turn(self.screens.intro(notice="expired"))
         step, answers = draft
         if question_id != step:
             return self._ask(step, answers, notice="other")
-        if not is_answered(self.questionnaire.question(step), answers):
-            return self._ask(step, answers, notice="need_one", replace=True)
-        return await self._advance(user_id, step, answers)
+        return step, answers
 
     async def _advance(self, user_id: int, step: str, answers: Answers) -> Turn:
         following = self.questionnaire.after(step)
