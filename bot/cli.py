@@ -14,8 +14,8 @@ from datetime import date
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.answering.index import IndexUnavailable
 from bot.config import Settings, get_settings
-from bot.index import IndexUnavailable
 from bot.knowledge import KnowledgeError
 
 log = logging.getLogger("kneebot")
@@ -94,14 +94,14 @@ def _quiet_libraries() -> None:
 
 
 def _runtime(settings: Settings):
-    from bot.runtime import build_runtime
+    from bot.app import build_runtime
 
     return build_runtime(settings)
 
 
 def cmd_build_index(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.embedding import MODEL_NAME, Embedder
-    from bot.index import build_index, is_current
+    from bot.answering.embedding import MODEL_NAME, Embedder
+    from bot.answering.index import build_index, is_current
     from bot.knowledge import load_knowledge
 
     kb = load_knowledge(settings.knowledge_dir)
@@ -148,7 +148,7 @@ def _reply_json(question: str, reply, latency_ms: float) -> dict:
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.channels.console import run_console
+    from bot.channels.console.chat import run_console
 
     runtime = _runtime(settings)
     try:
@@ -159,8 +159,8 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from bot import evaluation
-    from bot.retrieval import Mode
+    from bot.answering.retrieval import Mode
+    from bot.devtools import evaluation
 
     coach = _runtime(settings).coach
     if args.calibrate:
@@ -185,7 +185,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
-    from bot.bench import run_bench
+    from bot.devtools.bench import run_bench
 
     run_bench(settings, quick=args.quick, output=Path(args.output))
     return 0
@@ -213,11 +213,11 @@ def _routine_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_routine(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.assessment import AssessmentError, load_questionnaire, profile_from_options
+    from bot.coaching.assessment import AssessmentError, load_questionnaire, profile_from_options
+    from bot.coaching.builder import build_routine
+    from bot.coaching.screens import RoutineScreens, routine_json
     from bot.compose import Composer
     from bot.knowledge import load_knowledge
-    from bot.routine_replies import RoutineScreens, routine_json
-    from bot.routines import build_routine
 
     kb = load_knowledge(settings.knowledge_dir)
     try:

@@ -9,7 +9,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from bot.config import Settings
-from bot.storage import Database, metadata
+from bot.storage.database import Database, metadata
 
 config = context.config
 target_metadata = metadata

@@ -10,10 +10,10 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from bot.answering.embedding import Embedder  # noqa: E402
+from bot.app import Runtime, build_runtime  # noqa: E402
 from bot.config import PROJECT_ROOT, Settings  # noqa: E402
-from bot.embedding import Embedder  # noqa: E402
-from bot.runtime import Runtime, build_runtime  # noqa: E402
-from bot.storage import Database  # noqa: E402
+from bot.storage.database import Database  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -16,10 +16,10 @@ import pytest
 from pydantic import SecretStr
 from telegram.ext import Application
 
-from bot.botapi_stub import BotApiStub, Call
+from bot.app import Runtime
 from bot.channels.telegram import build_application, serve
 from bot.config import Settings
-from bot.runtime import Runtime
+from bot.devtools.botapi_stub import BotApiStub, Call
 
 _user_ids = itertools.count(5001)
 _group_ids = itertools.count(1)

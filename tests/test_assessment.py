@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.assessment import (
+from bot.answering.coach import ReplyKind
+from bot.coaching.assessment import (
     DEFAULT_PATH,
     AssessmentError,
     Pain,
@@ -24,13 +25,12 @@ from bot.assessment import (
     resolve_causes,
     starter_profile,
 )
+from bot.coaching.builder import Routine
+from bot.coaching.flow import RoutineFlow
 from bot.compose import Composer
 from bot.config import PROJECT_ROOT
-from bot.conversation import ReplyKind
 from bot.knowledge import Equipment, Kind, KnowledgeBase, Level, load_knowledge
-from bot.routine_flow import RoutineFlow
-from bot.routines import Routine
-from bot.storage import Database
+from bot.storage.database import Database
 
 KB: KnowledgeBase = load_knowledge(PROJECT_ROOT / "knowledge")
 QUESTIONS = load_questionnaire(DEFAULT_PATH, KB)
@@ -382,7 +382,7 @@ def number_of(output: str, label: str) -> str:
 
 
 async def test_console_runs_the_same_flow_with_numbered_choices(db: Database, coach) -> None:
-    from bot.channels.console import CONSOLE_USER_ID, ConsoleChat
+    from bot.channels.console.chat import CONSOLE_USER_ID, ConsoleChat
 
     chat = ConsoleChat(coach, routine=make_flow(db))
     output = await chat.handle("/routine")
@@ -400,7 +400,7 @@ async def test_console_runs_the_same_flow_with_numbered_choices(db: Database, co
 
 
 async def test_console_cancel_leaves_the_questionnaire(db: Database, coach) -> None:
-    from bot.channels.console import CONSOLE_USER_ID, ConsoleChat
+    from bot.channels.console.chat import CONSOLE_USER_ID, ConsoleChat
 
     chat = ConsoleChat(coach, routine=make_flow(db))
     output = await chat.handle("/routine")
@@ -411,7 +411,7 @@ async def test_console_cancel_leaves_the_questionnaire(db: Database, coach) -> N
 
 
 def test_every_button_fits_telegrams_callback_limit() -> None:
-    from bot.routine_replies import answer_action, ease_action, set_action
+    from bot.coaching.screens import answer_action, ease_action, set_action
 
     actions = [ease_action(chunk.id) for chunk in KB.of_kind(Kind.EXERCISE)]
     for question in QUESTIONS.questions:

@@ -7,8 +7,8 @@ import asyncio
 import numpy as np
 import pytest
 
-from bot.batching import MicroBatcher
-from bot.conversation import ReplyKind
+from bot.answering.batching import MicroBatcher
+from bot.answering.coach import ReplyKind
 
 
 async def test_concurrent_callers_share_batches_and_get_their_own_vectors(embedder):

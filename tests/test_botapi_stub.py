@@ -9,7 +9,7 @@ import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter
 
-from bot.botapi_stub import ApiError, BotApiStub, parse_html, text_entities
+from bot.devtools.botapi_stub import ApiError, BotApiStub, parse_html, text_entities
 from tests import telegram_fixtures
 from tests.telegram_fixtures import private_chat
 

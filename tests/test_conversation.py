@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.conversation import ReplyKind
+from bot.answering.coach import ReplyKind
 from bot.knowledge import Kind
 
 ALLOWED_TAGS = ("<b>", "</b>", "<i>", "</i>")
@@ -90,7 +90,7 @@ async def test_concurrent_replies_each_get_their_own_answer(coach):
 def test_query_tokens_match_the_bm25s_tokenizer(coach):
     import bm25s
 
-    from bot import evaluation
+    from bot.devtools import evaluation
 
     lexical = coach.retriever._lexical
     for question in evaluation.load_questions()[:80]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot import evaluation
-from bot.retrieval import Mode
+from bot.answering.retrieval import Mode
+from bot.devtools import evaluation
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,7 @@ import shutil
 
 import pytest
 
-from bot.config import PROJECT_ROOT
-from bot.index import (
+from bot.answering.index import (
     MANIFEST_FILE,
     VECTORS_FILE,
     IndexUnavailable,
@@ -18,6 +17,7 @@ from bot.index import (
     load_index,
     read_index,
 )
+from bot.config import PROJECT_ROOT
 from bot.knowledge import load_knowledge
 
 

@@ -12,10 +12,10 @@ import pytest
 from bot.compose import Composer
 from bot.config import PROJECT_ROOT, Settings
 from bot.knowledge import load_knowledge
-from bot.progress import CHART_DAYS, PNG_SIGNATURE, compute_progress, render_chart
-from bot.schedule import ALL_DAYS, parse_days
-from bot.storage import DONE, SKIPPED, Database
-from bot.subscriptions import Subscriptions
+from bot.reminders.commands import Subscriptions
+from bot.reminders.progress import CHART_DAYS, PNG_SIGNATURE, compute_progress, render_chart
+from bot.reminders.schedule import ALL_DAYS, parse_days
+from bot.storage.database import DONE, SKIPPED, Database
 
 TODAY = date(2025, 6, 11)  # a Wednesday
 

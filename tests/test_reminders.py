@@ -15,15 +15,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from telegram import Bot
 
-from bot.botapi_stub import BotApiStub
 from bot.channels.telegram.reminders import make_sender
 from bot.compose import Composer
 from bot.config import PROJECT_ROOT
+from bot.devtools.botapi_stub import BotApiStub
+from bot.devtools.fanout import fan_out_benchmark
 from bot.knowledge import KnowledgeBase, load_knowledge
-from bot.reminders import DispatchConfig, Dispatcher
-from bot.reminders_bench import fan_out_benchmark
-from bot.storage import BLOCKED, FAILED, MISSED, SENT, UNKNOWN, Database
-from bot.subscriptions import Subscriptions
+from bot.reminders.commands import Subscriptions
+from bot.reminders.dispatcher import DispatchConfig, Dispatcher
+from bot.storage.database import BLOCKED, FAILED, MISSED, SENT, UNKNOWN, Database
 
 BERLIN = "Europe/Berlin"
 
@@ -359,7 +359,7 @@ async def test_a_network_outage_longer_than_the_grace_is_given_up_loudly(
     rig.clock.advance(hours=1)
     stub.fail("sendMessage", times=100, status=502)
     dispatcher = rig.dispatcher()
-    with caplog.at_level(logging.WARNING, logger="bot.reminders"):
+    with caplog.at_level(logging.WARNING, logger="bot.reminders.dispatcher"):
         for _ in steps(rig.clock, rig.clock.now + timedelta(hours=2), timedelta(minutes=1)):
             await dispatcher.tick()
     assert await rig.db.delivery_counts() == {FAILED: 1}
@@ -415,7 +415,7 @@ async def test_a_starter_routine_moves_to_the_harder_variants_in_week_3(
         assert item.later.instruction in third.text
 
 
-# -- the fan-out (the 10,000 run is a benchmark: bot.reminders_bench) -------------------------
+# -- the fan-out (the 10,000 run is a benchmark: bot.devtools.fanout) -------------------------
 
 
 async def test_a_fan_out_of_200_due_in_the_same_minute_delivers_each_exactly_once(

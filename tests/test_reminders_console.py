@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels.console import ConsoleChat
-from bot.channels.console_reminders import ConsoleReminders
+from bot.answering.coach import Coach, Reply
+from bot.channels.console.chat import ConsoleChat
+from bot.channels.console.reminders import ConsoleReminders
 from bot.config import Settings
-from bot.conversation import Coach, Reply
-from bot.progress import PNG_SIGNATURE
-from bot.reminders import DispatchConfig, Dispatcher
-from bot.storage import CONSOLE_USER_ID, Database, Delivery, Scope
+from bot.reminders.dispatcher import DispatchConfig, Dispatcher
+from bot.reminders.progress import PNG_SIGNATURE
+from bot.storage.database import CONSOLE_USER_ID, Database, Delivery, Scope
 from tests.test_reminders import FakeClock
 
 

@@ -15,9 +15,9 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.botapi_stub import BotApiStub
+from bot.app import Runtime
 from bot.config import Settings
-from bot.runtime import Runtime
+from bot.devtools.botapi_stub import BotApiStub
 from tests.telegram_fixtures import botapi, private_chat  # noqa: F401 - a pytest fixture
 
 KNEEBOT = Path(sys.executable).with_name("kneebot")

@@ -17,12 +17,12 @@ import pytest
 import pytest_asyncio
 from telegram.ext import Application
 
-from bot.botapi_stub import BotApiStub, Call
+from bot.app import Runtime
 from bot.channels.telegram import build_application, serve
 from bot.config import Settings
-from bot.progress import PNG_SIGNATURE
-from bot.runtime import Runtime
-from bot.storage import Database
+from bot.devtools.botapi_stub import BotApiStub, Call
+from bot.reminders.progress import PNG_SIGNATURE
+from bot.storage.database import Database
 from tests.telegram_fixtures import TgChat, group_chat, member, private_chat, telegram_settings
 from tests.test_reminders import FakeClock
 

@@ -12,12 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.assessment import Pain, Profile, load_questionnaire, starter_profile
-from bot.compose import Composer
-from bot.config import PROJECT_ROOT
-from bot.knowledge import Chunk, Equipment, Kind, KnowledgeBase, Level, load_knowledge
-from bot.routine_replies import RoutineScreens
-from bot.routines import (
+from bot.coaching.assessment import Pain, Profile, load_questionnaire, starter_profile
+from bot.coaching.builder import (
     HARDER_FROM_WEEK,
     TRANSITION_SECONDS,
     LeftOutReason,
@@ -26,6 +22,10 @@ from bot.routines import (
     build_routine,
     spread_days,
 )
+from bot.coaching.screens import RoutineScreens
+from bot.compose import Composer
+from bot.config import PROJECT_ROOT
+from bot.knowledge import Chunk, Equipment, Kind, KnowledgeBase, Level, load_knowledge
 
 KB: KnowledgeBase = load_knowledge(PROJECT_ROOT / "knowledge")
 CAUSES = sorted(chunk.id for chunk in KB.of_kind(Kind.CAUSE))

@@ -12,7 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from bot.config import Settings
-from bot.storage import (
+from bot.storage.database import (
     CLAIMED,
     DONE,
     PENDING,

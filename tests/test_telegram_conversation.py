@@ -7,11 +7,11 @@ import re
 import pytest
 from telegram.ext import Application, CallbackContext
 
-from bot.botapi_stub import BotApiStub, parse_html
-from bot.channels.console import ConsoleChat
+from bot.answering.coach import COMMANDS, Button, Coach, Reply, ReplyKind
+from bot.channels.console.chat import ConsoleChat
 from bot.channels.telegram import FEATURES
 from bot.channels.telegram.render import send_reply
-from bot.conversation import COMMANDS, Button, Coach, Reply, ReplyKind
+from bot.devtools.botapi_stub import BotApiStub, parse_html
 from tests import telegram_fixtures
 from tests.telegram_fixtures import private_chat
 

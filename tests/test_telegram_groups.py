@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
-from bot.botapi_stub import BOT_USERNAME, BotApiStub
-from bot.conversation import Coach
+from bot.answering.coach import Coach
+from bot.devtools.botapi_stub import BOT_USERNAME, BotApiStub
 from tests import telegram_fixtures
 from tests.telegram_fixtures import group_chat, member
 

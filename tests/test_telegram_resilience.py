@@ -7,10 +7,10 @@ import logging
 import pytest
 from telegram.ext import Application
 
-from bot.botapi_stub import BotApiStub
+from bot.answering.coach import Coach
+from bot.app import Runtime
 from bot.config import Settings
-from bot.conversation import Coach
-from bot.runtime import Runtime
+from bot.devtools.botapi_stub import BotApiStub
 from tests import telegram_fixtures
 from tests.telegram_fixtures import private_chat, running_bot
 

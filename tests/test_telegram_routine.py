@@ -5,12 +5,12 @@ from __future__ import annotations
 from telegram.ext import Application
 
 from bot import privacy, routine_flow, routine_replies, schedule
-from bot.botapi_stub import BotApiStub, Call
+from bot.app import Runtime
 from bot.channels.telegram import answers
 from bot.channels.telegram import routine as telegram_routine
+from bot.coaching.builder import Routine
 from bot.config import Settings
-from bot.routines import Routine
-from bot.runtime import Runtime
+from bot.devtools.botapi_stub import BotApiStub, Call
 from tests import telegram_fixtures
 from tests.telegram_fixtures import TgChat, group_chat, private_chat, running_bot
 

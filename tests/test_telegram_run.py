@@ -14,11 +14,11 @@ import pytest
 from pydantic import SecretStr
 
 from bot import cli
-from bot.botapi_stub import BotApiStub
+from bot.app import Runtime
 from bot.channels.telegram import run_telegram
 from bot.channels.telegram.app import api_urls
 from bot.config import Settings, get_settings
-from bot.runtime import Runtime
+from bot.devtools.botapi_stub import BotApiStub
 from tests import telegram_fixtures
 from tests.telegram_fixtures import private_chat, running_bot
 

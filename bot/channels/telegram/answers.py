@@ -17,7 +17,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.conversation import Reply
+from bot.answering.coach import Reply
 from bot.privacy import user_ref
 
 from .render import send_reply, template_reply

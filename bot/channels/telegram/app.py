@@ -21,11 +21,11 @@ from telegram.ext import (
     filters,
 )
 
+from bot.answering.coach import COMMANDS
+from bot.app import Runtime
 from bot.config import Settings
-from bot.conversation import COMMANDS
 from bot.privacy import user_ref
-from bot.runtime import Runtime
-from bot.schedule import utc_now
+from bot.reminders.schedule import utc_now
 
 from .ordering import PerUserOrder
 from .render import send_reply, template_reply

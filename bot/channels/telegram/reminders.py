@@ -15,12 +15,12 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
-from bot.conversation import Reply
+from bot.answering.coach import Reply
 from bot.privacy import user_ref
-from bot.reminders import DispatchConfig, Dispatcher, SendFn
-from bot.schedule import shifted
-from bot.storage import CONSOLE_USER_ID, Database, Delivery, Scope
-from bot.subscriptions import FORGET_NO, FORGET_YES, ProgressReply, Subscriptions
+from bot.reminders.commands import FORGET_NO, FORGET_YES, ProgressReply, Subscriptions
+from bot.reminders.dispatcher import DispatchConfig, Dispatcher, SendFn
+from bot.reminders.schedule import shifted
+from bot.storage.database import CONSOLE_USER_ID, Database, Delivery, Scope
 
 from .render import drop_buttons, in_private, messages, send_reply
 from .services import Services

@@ -19,7 +19,7 @@ from telegram.constants import ChatType, InlineKeyboardButtonLimit, MessageLimit
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.conversation import Button, Coach, Reply
+from bot.answering.coach import Button, Coach, Reply
 from bot.privacy import user_ref
 
 from .services import services

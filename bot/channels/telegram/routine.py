@@ -24,9 +24,9 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
+from bot.coaching.flow import RoutineFlow, Turn
 from bot.privacy import user_ref
-from bot.routine_flow import RoutineFlow, Turn
-from bot.storage import Database
+from bot.storage.database import Database
 
 from .answers import acknowledge
 from .render import drop_buttons, in_private, messages, send_reply

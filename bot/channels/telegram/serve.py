@@ -14,10 +14,10 @@ from telegram import Bot, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application
 
+from bot.app import build_runtime
 from bot.config import Settings
 from bot.knowledge import load_knowledge
-from bot.runtime import build_runtime
-from bot.storage import Database
+from bot.storage.database import Database
 
 from .app import api_urls, build_application
 

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from telegram.ext import ContextTypes
 
+from bot.answering.coach import Coach
+from bot.app import Runtime
 from bot.config import Settings
-from bot.conversation import Coach
-from bot.runtime import Runtime
-from bot.schedule import Clock, utc_now
-from bot.storage import Database
+from bot.reminders.schedule import Clock, utc_now
+from bot.storage.database import Database
 
 SERVICES_KEY = "services"
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from bot.assessment import Answers, Profile, Question, QuestionId, Questionnaire
+from bot.answering.coach import Button, Reply, ReplyKind, Source
+from bot.coaching.assessment import Answers, Profile, Question, QuestionId, Questionnaire
+from bot.coaching.builder import Routine, RoutineItem, Session
 from bot.compose import Composer, Rendered
-from bot.conversation import Button, Reply, ReplyKind, Source
 from bot.knowledge import KnowledgeBase
-from bot.routines import Routine, RoutineItem, Session
-from bot.schedule import DAY_NAMES
+from bot.reminders.schedule import DAY_NAMES
 
 PREFIX = "rt:"
 ENTRY = "routine"  # the /start button and the answers' "Build my routine" button

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from rapidfuzz import fuzz, process
 
-from bot.timezone_aliases import CITY_ZONES, TIMEZONE_ABBREVIATIONS
+from bot.reminders.timezones import CITY_ZONES, TIMEZONE_ABBREVIATIONS
 
 Clock = Callable[[], datetime]
 

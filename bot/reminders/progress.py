@@ -13,8 +13,8 @@ matplotlib.use("Agg")  # no display: render straight to PNG bytes
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from bot.schedule import ALL_DAYS  # noqa: E402
-from bot.storage import DONE, SKIPPED  # noqa: E402
+from bot.reminders.schedule import ALL_DAYS  # noqa: E402
+from bot.storage.database import DONE, SKIPPED  # noqa: E402
 
 CHART_DAYS = 28
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -11,7 +11,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from bot.embedding import Embedder
+from bot.answering.embedding import Embedder
 from bot.knowledge import Chunk, KnowledgeBase
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import Stemmer
 
+from bot.answering.retrieval import Hit
 from bot.knowledge import Chunk, KnowledgeBase
-from bot.retrieval import Hit
 
 WORD = re.compile(r"[a-z0-9]+")  # hyphens and apostrophes split: "knock-kneed" -> knock, kneed
 

@@ -15,10 +15,10 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bot import evaluation
+from bot.answering.index import build_index
+from bot.app import Runtime, build_runtime
 from bot.config import Settings
-from bot.index import build_index
-from bot.runtime import Runtime, build_runtime
+from bot.devtools import evaluation
 
 USER_LEVELS = (1, 8, 32, 128)
 
@@ -141,11 +141,11 @@ COLD_ANSWER = f"""
 import asyncio, json, time
 t0 = time.perf_counter()
 from bot.config import get_settings
-from bot.runtime import build_runtime
+from bot.app import build_runtime
 coach = build_runtime(get_settings()).coach
 reply = coach.reply_sync("why do my knees cave in when I squat?")
 seconds = time.perf_counter() - t0
-from bot.bench import questions
+from bot.devtools.bench import questions
 async def load():
     await asyncio.gather(*(coach.reply(q) for q in questions(128)))
 asyncio.run(load())
@@ -155,7 +155,7 @@ print(json.dumps({{"seconds": seconds, "rss_mb": {PEAK_RSS}}}))
 BARE_MODEL = f"""
 import json, time
 t0 = time.perf_counter()
-from bot.embedding import Embedder
+from bot.answering.embedding import Embedder
 Embedder().encode(["why do my knees cave in when I squat?"])
 print(json.dumps({{"seconds": time.perf_counter() - t0, "rss_mb": {PEAK_RSS}}}))
 """
@@ -191,9 +191,9 @@ async def fan_out(runtime: Runtime, subscribers: int) -> dict[str, object]:
 
     from telegram import Bot
 
-    from bot.botapi_stub import BotApiStub
-    from bot.reminders_bench import fan_out_benchmark
-    from bot.storage import Database
+    from bot.devtools.botapi_stub import BotApiStub
+    from bot.devtools.fanout import fan_out_benchmark
+    from bot.storage.database import Database
 
     stub = BotApiStub()
     await stub.start()

@@ -10,13 +10,13 @@ from datetime import date, timedelta
 
 from pydantic import ValidationError
 
-from bot.assessment import starter_profile
+from bot.answering.coach import Button, Reply, ReplyKind
+from bot.coaching.assessment import starter_profile
+from bot.coaching.builder import Routine, Session, build_routine
 from bot.compose import Composer
-from bot.conversation import Button, Reply, ReplyKind
 from bot.knowledge import KnowledgeBase
-from bot.routines import Routine, Session, build_routine
-from bot.schedule import ALL_DAYS, local_date
-from bot.storage import Delivery, ReminderContext
+from bot.reminders.schedule import ALL_DAYS, local_date
+from bot.storage.database import Delivery, ReminderContext
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Names people use for a timezone that are not the IANA name: abbreviations and big cities.
 
-Pure data, read by bot.schedule. An abbreviation names an offset, not a place, so the bot asks the
-user to confirm the zone it maps to (summer time then follows that place's rules).
+Pure data, read by bot.reminders.schedule. An abbreviation names an offset, not a place, so the
+bot asks the user to confirm the zone it maps to (summer time then follows that place's rules).
 """
 
 from __future__ import annotations

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.answering.coach import Coach
+from bot.answering.embedding import Embedder
+from bot.answering.index import load_index
+from bot.answering.retrieval import Retriever
 from bot.compose import Composer
 from bot.config import Settings
-from bot.conversation import Coach
-from bot.embedding import Embedder
-from bot.evaluation import load_calibration
-from bot.index import load_index
+from bot.devtools.evaluation import load_calibration
 from bot.knowledge import KnowledgeBase, load_knowledge
-from bot.retrieval import Retriever
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from bot.assessment import Profile
+from bot.coaching.assessment import Profile
 from bot.knowledge import Phase
 
 PROGRAMME_WEEKS = 4

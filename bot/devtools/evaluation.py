@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from bot.answering.coach import Coach, ReplyKind
+from bot.answering.retrieval import Mode
 from bot.config import PROJECT_ROOT
-from bot.conversation import Coach, ReplyKind
-from bot.retrieval import Mode
 
 QUESTIONS_FILE = PROJECT_ROOT / "tests" / "data" / "eval_questions.yaml"
 CALIBRATION_FILE = PROJECT_ROOT / "bot" / "calibration.json"

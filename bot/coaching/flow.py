@@ -14,7 +14,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot.assessment import (
+from bot.answering.coach import Reply
+from bot.coaching.assessment import (
     Answers,
     Profile,
     QuestionId,
@@ -26,14 +27,13 @@ from bot.assessment import (
     load_questionnaire,
     valid_answers,
 )
+from bot.coaching.builder import Routine, build_routine
+from bot.coaching.screens import ADJUSTABLE, ENTRY, PREFIX, RoutineScreens
 from bot.compose import Composer
-from bot.conversation import Reply
 from bot.knowledge import KnowledgeBase
 from bot.privacy import user_ref
-from bot.routine_replies import ADJUSTABLE, ENTRY, PREFIX, RoutineScreens
-from bot.routines import Routine, build_routine
-from bot.schedule import ALL_DAYS, local_date, utc_now
-from bot.storage import Database
+from bot.reminders.schedule import ALL_DAYS, local_date, utc_now
+from bot.storage.database import Database
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ import Stemmer
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein
 
-from bot.embedding import Embedder, bundled_model_path
-from bot.index import SearchIndex
+from bot.answering.embedding import Embedder, bundled_model_path
+from bot.answering.index import SearchIndex
 from bot.knowledge import Chunk, Kind, KnowledgeBase
 
 # bm25s sets its own logger to DEBUG on import; its per-index chatter is not for operators.

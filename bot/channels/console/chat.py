@@ -7,12 +7,12 @@ import contextlib
 import sys
 from collections.abc import Callable
 
-from bot.channels.console_reminders import ConsoleReminders
+from bot.answering.coach import Button, Coach, Reply
+from bot.app import Runtime
+from bot.channels.console.reminders import ConsoleReminders
+from bot.coaching.flow import RoutineFlow
 from bot.config import Settings
-from bot.conversation import Button, Coach, Reply
-from bot.routine_flow import RoutineFlow
-from bot.runtime import Runtime
-from bot.storage import CONSOLE_USER_ID, Database
+from bot.storage.database import CONSOLE_USER_ID, Database
 
 PROMPT = "you> "
 

@@ -10,11 +10,11 @@ from enum import StrEnum
 import numpy as np
 from cachetools import LRUCache
 
-from bot.batching import MicroBatcher
+from bot.answering.batching import MicroBatcher
+from bot.answering.retrieval import Hit, Mode, Retriever, normalise
+from bot.answering.safety import SafetyCheck
 from bot.compose import Composer, Rendered
 from bot.knowledge import Chunk, Kind, KnowledgeBase
-from bot.retrieval import Hit, Mode, Retriever, normalise
-from bot.safety import SafetyCheck
 
 log = logging.getLogger(__name__)
 

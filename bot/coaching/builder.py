@@ -12,9 +12,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bot.assessment import Pain, Profile, starter_profile
-from bot.knowledge import Chunk, Kind, KnowledgeBase, Phase
-from bot.routine_model import (
+from bot.coaching.assessment import Pain, Profile, starter_profile
+from bot.coaching.routine import (
     HARDER_FROM_WEEK,
     PROGRAMME_WEEKS,
     LeftOut,
@@ -28,6 +27,7 @@ from bot.routine_model import (
     Variant,
     spread_days,
 )
+from bot.knowledge import Chunk, Kind, KnowledgeBase, Phase
 
 __all__ = [
     "HARDER_FROM_WEEK",

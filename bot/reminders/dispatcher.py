@@ -23,8 +23,8 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.config import Settings
 from bot.privacy import user_ref
-from bot.schedule import Clock, next_fire, parse_time, utc_now
-from bot.storage import (
+from bot.reminders.schedule import Clock, next_fire, parse_time, utc_now
+from bot.storage.database import (
     BLOCKED,
     EVERYONE,
     FAILED,

@@ -1,6 +1,6 @@
 """The reminder feature's replies, channel-neutral: /remind, /timezone, /reminders, /stop, /forget,
 /progress, and what the reminder's buttons do. Telegram and the console are thin over this, as
-they are over the Coach; the reminder message itself is composed by bot.reminder_message.
+they are over the Coach; the reminder message itself is composed by bot.reminders.message.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from bot.answering.coach import Button, Reply, ReplyKind
+from bot.coaching.builder import Routine
 from bot.compose import Composer
-from bot.conversation import Button, Reply, ReplyKind
 from bot.knowledge import KnowledgeBase
 from bot.privacy import user_ref
-from bot.progress import Progress, compute_progress, render_chart
-from bot.reminder_message import NO_CONTEXT, Plan, ReminderMessages, day_label
-from bot.routines import Routine
-from bot.schedule import (
+from bot.reminders.message import NO_CONTEXT, Plan, ReminderMessages, day_label
+from bot.reminders.progress import Progress, compute_progress, render_chart
+from bot.reminders.schedule import (
     ALL_DAYS,
     WEEKDAYS,
     Clock,
@@ -33,7 +33,7 @@ from bot.schedule import (
     utc_now,
     zone,
 )
-from bot.storage import (
+from bot.storage.database import (
     DONE,
     SKIPPED,
     Database,
@@ -286,7 +286,7 @@ class Subscriptions:
     # -- the reminder message and its buttons ----------------------------------------------
 
     async def reminder(self, delivery: Delivery) -> Reply:
-        """Today's session for one delivery (see bot.reminder_message)."""
+        """Today's session for one delivery (see bot.reminders.message)."""
         return (await self.reminders([delivery]))[delivery.id]
 
     async def reminders(self, batch: Sequence[Delivery]) -> dict[int, Reply]:

@@ -17,10 +17,10 @@ from telegram import Bot
 from bot.channels.telegram.reminders import make_sender
 from bot.compose import Composer
 from bot.knowledge import KnowledgeBase
-from bot.reminders import DispatchConfig, Dispatcher, SendFn
-from bot.schedule import ALL_DAYS, next_fire
-from bot.storage import Database, Delivery
-from bot.subscriptions import Subscriptions
+from bot.reminders.commands import Subscriptions
+from bot.reminders.dispatcher import DispatchConfig, Dispatcher, SendFn
+from bot.reminders.schedule import ALL_DAYS, next_fire
+from bot.storage.database import Database, Delivery
 
 FIRE = datetime(2031, 1, 6, 7, 30, tzinfo=UTC)  # a Monday morning
 

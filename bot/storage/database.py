@@ -85,7 +85,7 @@ assessment_drafts = sa.Table(
 )
 
 # One schedule per user. next_fire_at is the UTC instant of the next reminder and next_local_date
-# the user's local date it belongs to; both are recomputed by bot.schedule whenever they move.
+# the local date it belongs to; both are recomputed by bot.reminders.schedule whenever they move.
 reminder_schedules = sa.Table(
     "reminder_schedules",
     metadata,
