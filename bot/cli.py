@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import date
+from types import ModuleType
 
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
@@ -37,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.handler(args, settings) or 0
-    except (KnowledgeError, IndexUnavailable) as exc:
+    except (KnowledgeError, IndexUnavailable, MissingExtra) as exc:
         print(f"kneebot: {exc}", file=sys.stderr)
         return 2
 
@@ -159,9 +161,10 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.answering.calibration import save_calibration
     from bot.answering.retrieval import Mode
-    from bot.devtools import evaluation
 
+    evaluation = _devtool("evaluation", "eval")
     coach = _runtime(settings).coach
     if args.calibrate:
         dev = evaluation.load_questions(split="dev")
@@ -169,7 +172,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
             mode.value: evaluation.calibrate_unknown(evaluation.run(coach, dev, mode))
             for mode in Mode
         }
-        evaluation.save_calibration(thresholds)
+        save_calibration(thresholds, settings.calibration_file)
         coach.unknown_below = thresholds
         print(f"calibrated on {len(dev)} dev questions: {thresholds}")
     split = None if args.split == "all" else args.split
@@ -185,10 +188,25 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
-    from bot.devtools.bench import run_bench
-
-    run_bench(settings, quick=args.quick, output=Path(args.output))
+    _devtool("bench", "bench").run_bench(settings, quick=args.quick, output=Path(args.output))
     return 0
+
+
+class MissingExtra(Exception):
+    """A developer command whose optional dependencies are not installed."""
+
+
+def _devtool(module: str, command: str) -> ModuleType:
+    """A bot.devtools module; a missing dev dependency is one line saying which extra to add."""
+    try:
+        return importlib.import_module(f"bot.devtools.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("bot"):
+            raise
+        raise MissingExtra(
+            f"`kneebot {command}` needs the dev extra ({exc.name} is missing): "
+            "pip install 'kneebot[dev]'"
+        ) from None
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:

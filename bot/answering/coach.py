@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
-from enum import StrEnum
 
 import numpy as np
 from cachetools import LRUCache
 
+from bot import actions
 from bot.answering.batching import MicroBatcher
 from bot.answering.retrieval import Hit, Mode, Retriever, normalise
 from bot.answering.safety import SafetyCheck
 from bot.compose import Composer, Rendered
 from bot.knowledge import Chunk, Kind, KnowledgeBase
+from bot.replies import Button, Reply, ReplyKind, Source
 
 log = logging.getLogger(__name__)
 
@@ -41,43 +41,11 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 )
 
 
-class ReplyKind(StrEnum):
-    ANSWER = "answer"
-    HOWTO = "howto"
-    SAFETY = "safety"
-    UNKNOWN = "unknown"
-    INFO = "info"  # welcome and help texts
-
-
-@dataclass(frozen=True)
-class Source:
-    id: str
-    title: str
-    score: float
-
-
-@dataclass(frozen=True)
-class Button:
-    """A follow-up the user can tap; `action` is short and channel-neutral ('howto:clamshell')."""
-
-    label: str
-    action: str
-
-
 def link(chunk: Chunk) -> Button:
     """A follow-up button to a chunk: its how-to for an exercise, else the topic itself."""
     if chunk.kind is Kind.EXERCISE:
-        return Button(f"How do I do: {chunk.title}", f"howto:{chunk.id}")
-    return Button(chunk.title, f"topic:{chunk.id}")
-
-
-@dataclass(frozen=True)
-class Reply:
-    kind: ReplyKind
-    html: str
-    text: str
-    sources: tuple[Source, ...] = ()
-    buttons: tuple[Button, ...] = field(default=())
+        return Button(f"How do I do: {chunk.title}", actions.howto(chunk.id))
+    return Button(chunk.title, actions.topic(chunk.id))
 
 
 # Below this best-passage score a question is "not covered". Real values come from
@@ -174,10 +142,10 @@ class Coach:
             sources=exercise.sources,
         )
         buttons = [
-            Button(f"Easier: {self.kb.by_id(i).title}", f"howto:{i}") for i in [easier_id] if i
+            Button(f"Easier: {self.kb.by_id(i).title}", actions.howto(i)) for i in [easier_id] if i
         ]
         buttons += [
-            Button(f"Harder: {self.kb.by_id(i).title}", f"howto:{i}") for i in [harder_id] if i
+            Button(f"Harder: {self.kb.by_id(i).title}", actions.howto(i)) for i in [harder_id] if i
         ]
         buttons += self._related_buttons(exercise, skip={easier_id, harder_id})
         return self._reply(
@@ -231,14 +199,16 @@ class Coach:
     def unknown(self) -> Reply:
         """Say plainly that this is not covered, and what the bot can do."""
         rendered = self.composer.render("unknown.j2")
-        return self._reply(ReplyKind.UNKNOWN, rendered, [], [Button("Build my routine", "routine")])
+        return self._reply(
+            ReplyKind.UNKNOWN, rendered, [], [Button("Build my routine", actions.ROUTINE_ENTRY)]
+        )
 
     def welcome(self, name: str | None = None) -> Reply:
         rendered = self.composer.render("welcome.j2", name=name, disclaimer=self.disclaimer)
         buttons = [
-            Button("Ask a question", "ask"),
-            Button("Build my routine", "routine"),
-            Button("Daily reminder", "remind"),
+            Button("Ask a question", actions.ASK),
+            Button("Build my routine", actions.ROUTINE_ENTRY),
+            Button("Daily reminder", actions.REMIND_ENTRY),
         ]
         return self._reply(ReplyKind.INFO, rendered, [], buttons)
 

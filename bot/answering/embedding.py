@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.config import get_settings  # also sets HF_HUB_OFFLINE before transformers loads
+from bot.config import get_settings, use_offline_model
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ class Embedder:
 
     def __init__(self, model_path: Path | None = None, dtype: str | None = None) -> None:
         import torch
+
+        use_offline_model()
         from sentence_transformers import SentenceTransformer
 
         started = time.perf_counter()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -18,9 +17,6 @@ from rapidfuzz.distance import DamerauLevenshtein
 from bot.answering.embedding import Embedder, bundled_model_path
 from bot.answering.index import SearchIndex
 from bot.knowledge import Chunk, Kind, KnowledgeBase
-
-# bm25s sets its own logger to DEBUG on import; its per-index chatter is not for operators.
-logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 WORD = re.compile(r"[a-z0-9]+(?:['-][a-z]+)*")
 # Words that ask a question rather than name a topic; left out of name matching.
@@ -49,7 +45,7 @@ class Mode(StrEnum):
 
 @dataclass(frozen=True)
 class Weights:
-    """How the three signals add up. Chosen on the dev split of tests/data (see `kneebot eval`)."""
+    """How the three signals add up, chosen on the dev split of the eval (`kneebot eval`)."""
 
     lexical: float = 0.9
     name: float = 0.2

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot.answering.coach import Reply
+from bot import actions
+from bot.clock import utc_now
 from bot.coaching.assessment import (
     Answers,
     Profile,
@@ -28,11 +29,12 @@ from bot.coaching.assessment import (
     valid_answers,
 )
 from bot.coaching.builder import Routine, build_routine
-from bot.coaching.screens import ADJUSTABLE, ENTRY, PREFIX, RoutineScreens
+from bot.coaching.screens import ADJUSTABLE, ENTRY, RoutineScreens
 from bot.compose import Composer
 from bot.knowledge import KnowledgeBase
 from bot.privacy import user_ref
-from bot.reminders.schedule import ALL_DAYS, local_date, utc_now
+from bot.reminders.schedule import ALL_DAYS, local_date
+from bot.replies import Reply
 from bot.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -80,7 +82,7 @@ class RoutineFlow:
     @staticmethod
     def handles(action: str) -> bool:
         """True for the button actions this flow answers."""
-        return action == ENTRY or action.startswith(PREFIX)
+        return action == ENTRY or actions.parse(action).feature == actions.ROUTINE
 
     # -- entry points ------------------------------------------------------------------------
 
@@ -96,7 +98,8 @@ class RoutineFlow:
 
     async def tap(self, user_id: int, action: str) -> Turn:
         """A button of the routine feature ("routine" or "rt:…")."""
-        verb, *args = action.removeprefix(PREFIX).split(":")
+        tapped = actions.parse(action)
+        verb, args = tapped.verb, tapped.args
         log.debug("routine tap %s verb=%s", user_ref(user_id), verb)
         routes = {
             "check": (self._check, 0),

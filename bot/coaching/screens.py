@@ -9,45 +9,40 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from bot.answering.coach import Button, Reply, ReplyKind, Source
+from bot import actions
 from bot.coaching.assessment import Answers, Profile, Question, QuestionId, Questionnaire
 from bot.coaching.builder import Routine, RoutineItem, Session
 from bot.compose import Composer, Rendered
 from bot.knowledge import KnowledgeBase
 from bot.reminders.schedule import DAY_NAMES
+from bot.replies import Button, Reply, ReplyKind, Source
 
-PREFIX = "rt:"
-ENTRY = "routine"  # the /start button and the answers' "Build my routine" button
+ENTRY = actions.ROUTINE_ENTRY  # the /start button and the answers' "Build my routine" button
 CHECK, START, SHOW, TODAY, HARD, REDO = (
-    "rt:check",
-    "rt:go",
-    "rt:show",
-    "rt:today",
-    "rt:hard",
-    "rt:redo",
+    actions.routine(verb) for verb in ("check", "go", "show", "today", "hard", "redo")
 )
 ADJUSTABLE = (QuestionId.MINUTES, QuestionId.LEVEL)
 TICK = "✅ "
 
 
 def answer_action(question: str, option: str) -> str:
-    return f"rt:a:{question}:{option}"
+    return actions.routine("a", question, option)
 
 
 def done_action(question: str) -> str:
-    return f"rt:ok:{question}"
+    return actions.routine("ok", question)
 
 
 def adjust_action(question: str) -> str:
-    return f"rt:adj:{question}"
+    return actions.routine("adj", question)
 
 
 def set_action(question: str, option: str) -> str:
-    return f"rt:set:{question}:{option}"
+    return actions.routine("set", question, option)
 
 
 def ease_action(exercise_id: str) -> str:
-    return f"rt:ease:{exercise_id}"
+    return actions.routine("ease", exercise_id)
 
 
 class RoutineScreens:
@@ -157,7 +152,9 @@ class RoutineScreens:
     def session_buttons(self, session: Session) -> list[Button]:
         """How-to for each exercise of the session, and "too hard"."""
         buttons = [
-            Button(self.questionnaire.label("howto", title=item.title), f"howto:{item.exercise_id}")
+            Button(
+                self.questionnaire.label("howto", title=item.title), actions.howto(item.exercise_id)
+            )
             for item in session.items
         ]
         if session.items:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-from bot.answering.coach import Coach, ReplyKind
+from bot.answering.coach import Coach
 from bot.answering.retrieval import Mode
-from bot.config import PROJECT_ROOT
+from bot.replies import ReplyKind
 
-QUESTIONS_FILE = PROJECT_ROOT / "tests" / "data" / "eval_questions.yaml"
-CALIBRATION_FILE = PROJECT_ROOT / "bot" / "calibration.json"
+QUESTIONS_FILE = Path(__file__).resolve().parent / "data" / "eval_questions.yaml"
 MISS_COST = 3  # wrongly refusing a real question is worse than answering an off-topic one
 
 
@@ -105,18 +103,6 @@ def calibrate_unknown(outcomes: list[Outcome]) -> float:
     runs = np.split(best, np.flatnonzero(np.diff(best) > 1) + 1)
     widest = max(runs, key=lambda run: cuts[run[-1]] - cuts[run[0]])
     return round(float((cuts[widest[0]] + cuts[widest[-1]]) / 2), 4)
-
-
-def load_calibration(path: Path = CALIBRATION_FILE) -> dict[str, float]:
-    """Per-mode unknown thresholds; empty when never calibrated."""
-    try:
-        return {mode: float(value) for mode, value in json.loads(path.read_text()).items()}
-    except FileNotFoundError:
-        return {}
-
-
-def save_calibration(thresholds: dict[str, float], path: Path = CALIBRATION_FILE) -> None:
-    path.write_text(json.dumps(thresholds, indent=2, sort_keys=True) + "\n")
 
 
 def table(results: dict[str, dict[str, float]]) -> str:

@@ -20,7 +20,8 @@ from bot.knowledge import KnowledgeBase
 from bot.reminders.commands import Subscriptions
 from bot.reminders.dispatcher import DispatchConfig, Dispatcher, SendFn
 from bot.reminders.schedule import ALL_DAYS, next_fire
-from bot.storage.database import Database, Delivery
+from bot.storage.database import Database
+from bot.storage.records import Delivery
 
 FIRE = datetime(2031, 1, 6, 7, 30, tzinfo=UTC)  # a Monday morning
 

@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from bot.answering.coach import Button, Reply, ReplyKind
+from bot import actions
+from bot.clock import Clock, utc_now
 from bot.coaching.builder import Routine
 from bot.compose import Composer
 from bot.knowledge import KnowledgeBase
@@ -22,7 +23,6 @@ from bot.reminders.progress import Progress, compute_progress, render_chart
 from bot.reminders.schedule import (
     ALL_DAYS,
     WEEKDAYS,
-    Clock,
     ScheduleError,
     describe_days,
     format_time,
@@ -30,17 +30,11 @@ from bot.reminders.schedule import (
     next_fire,
     parse_reminder,
     parse_timezone,
-    utc_now,
     zone,
 )
-from bot.storage.database import (
-    DONE,
-    SKIPPED,
-    Database,
-    Delivery,
-    PlannedDelivery,
-    ReminderContext,
-)
+from bot.replies import Button, Reply, ReplyKind
+from bot.storage.database import Database
+from bot.storage.records import DONE, SKIPPED, Delivery, PlannedDelivery, ReminderContext
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +54,7 @@ MENU_ZONES = (
 )
 HISTORY_DAYS = 400  # enough log for a long streak and the 30-day counts
 MAX_ROW_ID = 2**63 - 1  # the largest id SQLite and PostgreSQL (BIGINT) can hold
-FORGET_YES, FORGET_NO = "rem:forget:yes", "rem:forget:no"
+FORGET_YES, FORGET_NO = actions.remind("forget", "yes"), actions.remind("forget", "no")
 
 
 @dataclass(frozen=True)
@@ -114,7 +108,10 @@ class Subscriptions:
         self.on_change()
         return self._reply(
             "schedule.j2",
-            [Button("Change timezone", "rem:tzmenu"), Button("Stop reminders", "rem:stop")],
+            [
+                Button("Change timezone", actions.remind("tzmenu")),
+                Button("Stop reminders", actions.remind("stop")),
+            ],
             case="set",
             at=format_time(at),
             days=describe_days(days),
@@ -139,7 +136,7 @@ class Subscriptions:
         if not args:
             return self._reply(
                 "schedule.j2",
-                [Button("Pick a timezone", "rem:tzmenu")],
+                [Button("Pick a timezone", actions.remind("tzmenu"))],
                 case="timezone_show",
                 timezone=user.timezone,
                 now=self._local_now(user.timezone),
@@ -185,8 +182,8 @@ class Subscriptions:
             "schedule.j2",
             [
                 Button("Change time", "remind"),
-                Button("Change timezone", "rem:tzmenu"),
-                Button("Stop reminders", "rem:stop"),
+                Button("Change timezone", actions.remind("tzmenu")),
+                Button("Stop reminders", actions.remind("stop")),
             ],
             case="show",
             at=schedule.local_time,
@@ -241,17 +238,18 @@ class Subscriptions:
     # -- menus (the /start "Daily reminder" button) ----------------------------------------
 
     def menu(self) -> Reply:
-        buttons = [Button(at, f"rem:t:{at.replace(':', '')}") for at in MENU_TIMES]
+        buttons = [Button(at, actions.remind("t", at.replace(":", ""))) for at in MENU_TIMES]
         return self._reply("schedule.j2", buttons, case="menu_time")
 
     def days_menu(self, hhmm: str) -> Reply:
         at = f"{hhmm[:2]}:{hhmm[2:]}"
-        buttons = [Button(label, f"rem:d:{hhmm}:{mask}") for mask, label in MENU_DAYS]
+        buttons = [Button(label, actions.remind("d", hhmm, mask)) for mask, label in MENU_DAYS]
         return self._reply("schedule.j2", buttons, case="menu_days", at=at)
 
     def timezone_menu(self) -> Reply:
         buttons = [
-            Button(name.split("/")[-1].replace("_", " "), f"rem:tz:{name}") for name in MENU_ZONES
+            Button(name.split("/")[-1].replace("_", " "), actions.remind("tz", name))
+            for name in MENU_ZONES
         ]
         return self._reply("schedule.j2", buttons, case="menu_timezone", zones=MENU_ZONES)
 
@@ -262,7 +260,7 @@ class Subscriptions:
         return Reply(ReplyKind.INFO, rendered.html, rendered.text, (), tuple(buttons))
 
     def _error(self, error: ScheduleError) -> Reply:
-        buttons = [Button(f"Use {name}", f"rem:tz:{name}") for name in error.suggestions]
+        buttons = [Button(f"Use {name}", actions.remind("tz", name)) for name in error.suggestions]
         given = _echo(error.given)
         return self._reply(
             "schedule_error.j2",
@@ -355,12 +353,12 @@ class Subscriptions:
 
     async def button(self, user_id: int, chat_id: int, action: str) -> Reply | ProgressReply | None:
         """What a reminder-feature button does; None for an action that is not ours."""
-        verb, _, arg = action.partition(":")
-        if verb == "remind":
+        tapped = actions.parse(action)
+        if tapped.feature == actions.REMIND_ENTRY:
             return self.menu()
-        if verb != "rem":
+        if tapped.feature != actions.REMIND:
             return None
-        kind, _, value = arg.partition(":")
+        kind, value = tapped.verb, ":".join(tapped.args)
         if kind == "tzmenu":
             return self.timezone_menu()
         return await self._rem_button(user_id, chat_id, kind, value)

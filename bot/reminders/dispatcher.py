@@ -12,42 +12,62 @@ import asyncio
 import contextlib
 import logging
 import time as monotonic
-import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from aiolimiter import AsyncLimiter
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
-from telegram.warnings import PTBDeprecationWarning
 
+from bot.clock import Clock, utc_now
 from bot.config import Settings
 from bot.privacy import user_ref
-from bot.reminders.schedule import Clock, next_fire, parse_time, utc_now
-from bot.storage.database import (
+from bot.reminders.schedule import next_fire, parse_time
+from bot.storage.database import Database, new_owner_token
+from bot.storage.records import (
     BLOCKED,
     EVERYONE,
     FAILED,
     MISSED,
     PENDING,
     SENT,
-    Database,
     Delivery,
     Outcome,
     PlannedDelivery,
     Schedule,
     ScheduleMove,
     Scope,
-    new_owner_token,
 )
 
 log = logging.getLogger(__name__)
 
 SendFn = Callable[[Delivery], Awaitable[int | None]]  # returns the sent message id, if any
+
+
+class FailureKind(StrEnum):
+    """Why a send failed, in the dispatcher's terms; each channel maps its own errors to these."""
+
+    RATE_LIMITED = "rate-limited"  # wait retry_after, then send again
+    RETRYABLE = "retryable"  # the request did not get through (network): back off and retry
+    GONE = "gone"  # the user blocked the bot or the chat is gone: stop their reminders
+    PERMANENT = "permanent"  # our request was wrong: retrying would not help
+
+
+class SendFailure(Exception):
+    """A channel's send failure, channel-neutral (see bot/channels/telegram/reminders.py)."""
+
+    def __init__(
+        self, kind: FailureKind, detail: str = "", retry_after: timedelta | None = None
+    ) -> None:
+        super().__init__(detail or kind.value)
+        self.kind = kind
+        self.detail = detail or kind.value
+        self.retry_after = retry_after
+
+
 PrepareFn = Callable[[list[Delivery]], Awaitable[None]]
 PLAN_BATCH = 500
 MAX_BACKOFF_SECONDS = 300
-GONE_CHAT = ("chat not found", "user is deactivated", "bot was kicked")
 
 
 @dataclass
@@ -294,16 +314,15 @@ class Dispatcher:
     def _failure(self, delivery: Delivery, exc: Exception) -> Outcome:
         """Map a send error to an outcome: retry later, give up, or stop the user's reminders."""
         who = f"delivery={delivery.id} user={user_ref(delivery.user_id)}"
-        if isinstance(exc, RetryAfter):
-            wait = _retry_after(exc)
+        kind = exc.kind if isinstance(exc, SendFailure) else FailureKind.PERMANENT
+        if kind is FailureKind.RATE_LIMITED:
+            wait = getattr(exc, "retry_after", None) or timedelta(seconds=1)
             self.paused_until = max(self.paused_until or self.clock(), self.clock() + wait)
             log.warning("flood control: pausing %.0f s (%s)", wait.total_seconds(), who)
             return Outcome(delivery.id, PENDING, error="429", due_at=self.clock() + wait)
-        if isinstance(exc, Forbidden) or (
-            isinstance(exc, BadRequest) and any(s in exc.message.lower() for s in GONE_CHAT)
-        ):
-            return Outcome(delivery.id, BLOCKED, error=exc.message)
-        if isinstance(exc, NetworkError) and not isinstance(exc, BadRequest):
+        if kind is FailureKind.GONE:
+            return Outcome(delivery.id, BLOCKED, error=str(exc))
+        if kind is FailureKind.RETRYABLE:
             return self._retry(delivery, exc)
         log.error("reminder failed %s: %r", who, exc)
         return Outcome(delivery.id, FAILED, error=repr(exc))
@@ -350,11 +369,3 @@ def _free(slots: asyncio.Semaphore) -> bool:
 def _results(tasks: list[asyncio.Task]) -> list[Outcome]:
     """Outcomes of the send tasks that finished."""
     return [task.result() for task in tasks if task.done() and not task.cancelled()]
-
-
-def _retry_after(exc: RetryAfter) -> timedelta:
-    """Telegram's retry_after as a timedelta (PTB returns int or timedelta, by opt-in)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = exc.retry_after
-    return value if isinstance(value, timedelta) else timedelta(seconds=value)

@@ -10,13 +10,14 @@ from datetime import date, timedelta
 
 from pydantic import ValidationError
 
-from bot.answering.coach import Button, Reply, ReplyKind
+from bot import actions
 from bot.coaching.assessment import starter_profile
 from bot.coaching.builder import Routine, Session, build_routine
 from bot.compose import Composer
 from bot.knowledge import KnowledgeBase
 from bot.reminders.schedule import ALL_DAYS, local_date
-from bot.storage.database import Delivery, ReminderContext
+from bot.replies import Button, Reply, ReplyKind
+from bot.storage.records import Delivery, ReminderContext
 
 log = logging.getLogger(__name__)
 
@@ -92,12 +93,12 @@ class ReminderMessages:
 def _buttons(delivery: Delivery, session: Session) -> tuple[Button, ...]:
     day = delivery.local_date.isoformat()
     fixed = (
-        Button("Done ✅", f"rem:done:{day}"),
-        Button("Snooze 30 min", f"rem:snz:{delivery.id}"),
-        Button("Skip today", f"rem:skip:{day}"),
+        Button("Done ✅", actions.remind("done", day)),
+        Button("Snooze 30 min", actions.remind("snz", delivery.id)),
+        Button("Skip today", actions.remind("skip", day)),
     )
     howto = tuple(
-        Button(f"How do I do: {i.title}", f"howto:{i.exercise_id}") for i in session.items
+        Button(f"How do I do: {i.title}", actions.howto(i.exercise_id)) for i in session.items
     )
     return fixed + howto
 

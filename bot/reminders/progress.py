@@ -6,15 +6,12 @@ import io
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import matplotlib
+# A bare Figure renders to PNG bytes without pyplot, so no global backend is ever switched.
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
-matplotlib.use("Agg")  # no display: render straight to PNG bytes
-
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-
-from bot.reminders.schedule import ALL_DAYS  # noqa: E402
-from bot.storage.database import DONE, SKIPPED  # noqa: E402
+from bot.reminders.schedule import ALL_DAYS
+from bot.storage.records import DONE, SKIPPED
 
 CHART_DAYS = 28
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -79,20 +76,18 @@ def render_chart(progress: Progress, title: str) -> bytes:
         1 if status == DONE else 0.25 if status == SKIPPED else 0 for _, status in progress.days
     ]
     colours = [_colour(day, status, streak) for day, status in progress.days]
-    figure, axes = plt.subplots(figsize=(8, 3.2), dpi=100)
-    try:
-        axes.bar(range(len(days)), heights, color=colours, width=0.8)
-        axes.set_xticks(range(0, len(days), 7), [day.strftime("%d %b") for day in days[::7]])
-        axes.set_yticks([0, 1], ["", "done"])
-        axes.set_ylim(0, 1.25)
-        axes.set_title(title)
-        axes.spines[["top", "right"]].set_visible(False)
-        axes.legend(handles=_legend(), loc="upper left", frameon=False, ncols=3, fontsize=8)
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png")
-    finally:
-        plt.close(figure)
+    figure = Figure(figsize=(8, 3.2), dpi=100)
+    axes = figure.subplots()
+    axes.bar(range(len(days)), heights, color=colours, width=0.8)
+    axes.set_xticks(range(0, len(days), 7), [day.strftime("%d %b") for day in days[::7]])
+    axes.set_yticks([0, 1], ["", "done"])
+    axes.set_ylim(0, 1.25)
+    axes.set_title(title)
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.legend(handles=_legend(), loc="upper left", frameon=False, ncols=3, fontsize=8)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
     return buffer.getvalue()
 
 

@@ -6,7 +6,7 @@ Pure functions over plain values; the caller passes `now`, so tests need no wait
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from functools import cache
@@ -16,8 +16,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from rapidfuzz import fuzz, process
 
 from bot.reminders.timezones import CITY_ZONES, TIMEZONE_ABBREVIATIONS
-
-Clock = Callable[[], datetime]
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ALL_DAYS = 0b1111111
@@ -54,19 +52,6 @@ _TIME = re.compile(
 _OFFSET = re.compile(
     r"^(?:utc|gmt)?\s*(?P<sign>[+\-−])\s*(?P<hours>\d{1,2})(?::?(?P<minutes>\d{2}))?$"
 )
-
-
-def utc_now() -> datetime:
-    """The production clock."""
-    return datetime.now(UTC)
-
-
-def shifted(clock: Clock, seconds: float) -> Clock:
-    """`clock` moved by a fixed offset (KNEEBOT_CLOCK_OFFSET_SECONDS); itself when it is 0."""
-    if not seconds:
-        return clock
-    offset = timedelta(seconds=seconds)
-    return lambda: clock() + offset
 
 
 @dataclass

@@ -7,12 +7,14 @@ import contextlib
 import sys
 from collections.abc import Callable
 
-from bot.answering.coach import Button, Coach, Reply
-from bot.app import Runtime
+from bot import actions
+from bot.answering.coach import Coach
+from bot.app import Runtime, open_features
 from bot.channels.console.reminders import ConsoleReminders
 from bot.coaching.flow import RoutineFlow
 from bot.config import Settings
-from bot.storage.database import CONSOLE_USER_ID, Database
+from bot.replies import Button, Reply
+from bot.storage.records import CONSOLE_USER_ID
 
 PROMPT = "you> "
 
@@ -64,10 +66,10 @@ class ConsoleChat:
 
     def action(self, action: str) -> Reply:
         """What a tapped button does; the same actions as the Telegram channel."""
-        kind, _, value = action.partition(":")
-        if kind in ("howto", "topic"):
-            return self.coach.topic(value)
-        if kind == "ask":
+        tapped = actions.parse(action)
+        if tapped.feature in (actions.HOWTO, actions.TOPIC):
+            return self.coach.topic(tapped.verb)
+        if tapped.feature == actions.ASK:
             return self.coach.info("ask.j2", group=False, username="")
         return self.coach.help()
 
@@ -94,11 +96,9 @@ class ConsoleChat:
 
 async def run_console(runtime: Runtime, settings: Settings) -> int:
     """Read lines until EOF or /quit; reply to each."""
-    db = Database.from_settings(settings)
-    await db.migrate()
-    routine = RoutineFlow.create(runtime.kb, runtime.coach.composer, db, settings.knowledge_dir)
-    reminders = ConsoleReminders.create(db, runtime.kb, runtime.coach.composer, settings)
-    chat = ConsoleChat(runtime.coach, routine=routine, reminders=reminders)
+    opened = await open_features(settings, runtime)
+    reminders = ConsoleReminders(opened.subscriptions, settings)
+    chat = ConsoleChat(runtime.coach, routine=opened.routine, reminders=reminders)
     print(chat.show(runtime.coach.welcome()))
     print("\n(type /help for commands, /quit to leave)\n")
     # Reminders fire while the session is open, printed between prompts.
@@ -112,7 +112,7 @@ async def run_console(runtime: Runtime, settings: Settings) -> int:
         ticking.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await ticking
-        await db.close()
+        await opened.close()
 
 
 async def _chat_loop(chat: ConsoleChat) -> int:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.answering.coach import Reply
+from bot.clock import Clock, utc_now
 from bot.compose import Composer
 from bot.config import Settings
 from bot.knowledge import KnowledgeBase
 from bot.reminders.commands import FORGET_YES, ProgressReply, Subscriptions
 from bot.reminders.dispatcher import DispatchConfig, Dispatcher
-from bot.reminders.schedule import Clock, utc_now
-from bot.storage.database import CONSOLE_USER_ID, Database, Delivery, Scope, data_file
+from bot.replies import Reply
+from bot.storage.database import Database, data_file
+from bot.storage.records import CONSOLE_USER_ID, Delivery, Scope
 
 COMMANDS = ("remind", "reminders", "timezone", "stop", "progress", "forget")
 CHART_FILE = "progress.png"

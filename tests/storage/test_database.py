@@ -12,21 +12,20 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from bot.config import Settings
-from bot.storage.database import (
+from bot.storage.database import Database
+from bot.storage.records import (
     CLAIMED,
     DONE,
     PENDING,
     SENT,
     SKIPPED,
     UNKNOWN,
-    USER_TABLES,
-    Database,
     Outcome,
     PlannedDelivery,
     ScheduleMove,
     Scope,
-    metadata,
 )
+from bot.storage.tables import USER_TABLES, metadata
 
 NOW = datetime(2025, 6, 2, 7, 30, tzinfo=UTC)
 

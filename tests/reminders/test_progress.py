@@ -15,7 +15,8 @@ from bot.knowledge import load_knowledge
 from bot.reminders.commands import Subscriptions
 from bot.reminders.progress import CHART_DAYS, PNG_SIGNATURE, compute_progress, render_chart
 from bot.reminders.schedule import ALL_DAYS, parse_days
-from bot.storage.database import DONE, SKIPPED, Database
+from bot.storage.database import Database
+from bot.storage.records import DONE, SKIPPED
 
 TODAY = date(2025, 6, 11)  # a Wednesday
 

@@ -23,8 +23,8 @@ from bot.config import Settings
 from bot.devtools.botapi_stub import BotApiStub, Call
 from bot.reminders.progress import PNG_SIGNATURE
 from bot.storage.database import Database
-from tests.telegram_fixtures import TgChat, group_chat, member, private_chat, telegram_settings
-from tests.test_reminders import FakeClock
+from tests.support.clock import FakeClock
+from tests.support.telegram import TgChat, group_chat, member, private_chat, telegram_settings
 
 
 @asynccontextmanager

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from bot.answering.coach import ReplyKind
 from bot.knowledge import Kind
+from bot.replies import ReplyKind
 
 ALLOWED_TAGS = ("<b>", "</b>", "<i>", "</i>")
 

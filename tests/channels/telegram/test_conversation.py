@@ -7,17 +7,15 @@ import re
 import pytest
 from telegram.ext import Application, CallbackContext
 
-from bot.answering.coach import COMMANDS, Button, Coach, Reply, ReplyKind
+from bot.answering.coach import COMMANDS, Coach
 from bot.channels.console.chat import ConsoleChat
 from bot.channels.telegram import FEATURES
 from bot.channels.telegram.render import send_reply
 from bot.devtools.botapi_stub import BotApiStub, parse_html
-from tests import telegram_fixtures
-from tests.telegram_fixtures import private_chat
+from bot.replies import Button, Reply, ReplyKind
+from tests.support.telegram import private_chat
 
 # pytest fixtures shared by the Telegram tests
-botapi = telegram_fixtures.botapi
-tg_app = telegram_fixtures.tg_app
 
 HOWTO_QUESTION = "how do I do a clamshell?"
 STICKER = {

@@ -18,7 +18,7 @@ from pathlib import Path
 from bot.app import Runtime
 from bot.config import Settings
 from bot.devtools.botapi_stub import BotApiStub
-from tests.telegram_fixtures import botapi, private_chat  # noqa: F401 - a pytest fixture
+from tests.support.telegram import private_chat
 
 KNEEBOT = Path(sys.executable).with_name("kneebot")
 MORNING = datetime(2031, 1, 6, tzinfo=UTC)  # a Monday, far from any clock change

@@ -7,14 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.answering.coach import Coach, Reply
+from bot.answering.coach import Coach
 from bot.channels.console.chat import ConsoleChat
 from bot.channels.console.reminders import ConsoleReminders
 from bot.config import Settings
 from bot.reminders.dispatcher import DispatchConfig, Dispatcher
 from bot.reminders.progress import PNG_SIGNATURE
-from bot.storage.database import CONSOLE_USER_ID, Database, Delivery, Scope
-from tests.test_reminders import FakeClock
+from bot.replies import Reply
+from bot.storage.database import Database
+from bot.storage.records import CONSOLE_USER_ID, Delivery, Scope
+from tests.support.clock import FakeClock
 
 
 @pytest.fixture

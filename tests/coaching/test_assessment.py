@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.answering.coach import ReplyKind
 from bot.coaching.assessment import (
     DEFAULT_PATH,
     AssessmentError,
@@ -30,6 +29,7 @@ from bot.coaching.flow import RoutineFlow
 from bot.compose import Composer
 from bot.config import PROJECT_ROOT
 from bot.knowledge import Equipment, Kind, KnowledgeBase, Level, load_knowledge
+from bot.replies import ReplyKind
 from bot.storage.database import Database
 
 KB: KnowledgeBase = load_knowledge(PROJECT_ROOT / "knowledge")

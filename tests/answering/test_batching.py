@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bot.answering.batching import MicroBatcher
-from bot.answering.coach import ReplyKind
+from bot.replies import ReplyKind
 
 
 async def test_concurrent_callers_share_batches_and_get_their_own_vectors(embedder):

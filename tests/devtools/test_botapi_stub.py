@@ -10,11 +10,9 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter
 
 from bot.devtools.botapi_stub import ApiError, BotApiStub, parse_html, text_entities
-from tests import telegram_fixtures
-from tests.telegram_fixtures import private_chat
+from tests.support.telegram import private_chat
 
 # pytest fixtures shared by the Telegram tests
-botapi = telegram_fixtures.botapi
 
 CHAT = {"id": 42, "type": "private", "first_name": "Ann"}
 

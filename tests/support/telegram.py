@@ -1,6 +1,6 @@
 """Fixtures and helpers to run the real Telegram Application against the Bot API stub.
 
-Use from a test module:  from tests.telegram_fixtures import botapi, tg_app, private_chat, ...
+Use from a test module:  from tests.support.telegram import botapi, tg_app, private_chat, ...
 (`botapi` and `tg_app` are pytest fixtures; importing them into the module registers them.)
 """
 

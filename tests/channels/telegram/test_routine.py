@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
-from bot import privacy, routine_flow, routine_replies, schedule
+from bot import privacy
 from bot.app import Runtime
 from bot.channels.telegram import answers
 from bot.channels.telegram import routine as telegram_routine
+from bot.coaching import flow as routine_flow
+from bot.coaching import screens as routine_replies
 from bot.coaching.builder import Routine
 from bot.config import Settings
 from bot.devtools.botapi_stub import BotApiStub, Call
-from tests import telegram_fixtures
-from tests.telegram_fixtures import TgChat, group_chat, private_chat, running_bot
+from bot.reminders import schedule
+from tests.support.telegram import TgChat, group_chat, private_chat, running_bot
 
 # The stub and the running bot, as fixtures of this module.
-botapi = telegram_fixtures.botapi
-tg_app = telegram_fixtures.tg_app
 
 QUESTIONS = [
     ("rt:a:pain:none", "DO YOU HAVE KNEE PAIN"),
@@ -56,7 +56,7 @@ async def answer_all_but_the_last(chat: TgChat) -> Call:
 
 
 def stored_routine(application: Application, user_id: int):
-    return application.bot_data["routine"].db.load_profile(user_id)
+    return application.bot_data["features"].db.load_profile(user_id)
 
 
 async def test_button_taps_lead_to_a_finished_routine(
@@ -106,7 +106,7 @@ async def test_answers_survive_a_restart_mid_way(
         assert "Welcome back" in resumed.text and "rt:ok:kit" in resumed.callback_data
         [cancelled] = await chat.ask("/cancel")
         assert "Left the questionnaire" in cancelled.text
-        assert await application.bot_data["routine"].db.load_draft(chat.id) is None
+        assert await application.bot_data["features"].db.load_draft(chat.id) is None
 
 
 async def test_a_button_of_a_finished_questionnaire_restarts_with_a_message(

@@ -6,12 +6,9 @@ from telegram.ext import Application
 
 from bot.answering.coach import Coach
 from bot.devtools.botapi_stub import BOT_USERNAME, BotApiStub
-from tests import telegram_fixtures
-from tests.telegram_fixtures import group_chat, member
+from tests.support.telegram import group_chat, member
 
 # pytest fixtures shared by the Telegram tests
-botapi = telegram_fixtures.botapi
-tg_app = telegram_fixtures.tg_app
 
 QUESTION = "how do I do a clamshell?"
 STICKER = {

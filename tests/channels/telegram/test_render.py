@@ -6,9 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.answering.coach import Button, Coach, Reply, ReplyKind
+from bot.answering.coach import Coach
 from bot.channels.telegram.render import keyboard, messages, split_html, template_reply, units
 from bot.devtools.botapi_stub import check_reply_markup, check_text, parse_html
+from bot.replies import Button, Reply, ReplyKind
 
 
 def assert_valid_message(html: str, markup) -> None:

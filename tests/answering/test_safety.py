@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.answering.coach import ReplyKind
+from bot.replies import ReplyKind
 
 RED_FLAGS = [
     ("my knee locked and I can't straighten it", "red-flags-injury"),

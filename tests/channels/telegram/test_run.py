@@ -19,11 +19,9 @@ from bot.channels.telegram import run_telegram
 from bot.channels.telegram.app import api_urls
 from bot.config import Settings, get_settings
 from bot.devtools.botapi_stub import BotApiStub
-from tests import telegram_fixtures
-from tests.telegram_fixtures import private_chat, running_bot
+from tests.support.telegram import private_chat, running_bot
 
 # pytest fixtures shared by the Telegram tests
-botapi = telegram_fixtures.botapi
 
 QUESTION = "how do I do a clamshell?"
 

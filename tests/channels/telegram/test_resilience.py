@@ -11,12 +11,9 @@ from bot.answering.coach import Coach
 from bot.app import Runtime
 from bot.config import Settings
 from bot.devtools.botapi_stub import BotApiStub
-from tests import telegram_fixtures
-from tests.telegram_fixtures import private_chat, running_bot
+from tests.support.telegram import private_chat, running_bot
 
 # pytest fixtures shared by the Telegram tests
-botapi = telegram_fixtures.botapi
-tg_app = telegram_fixtures.tg_app
 
 QUESTION = "how do I do a clamshell?"
 APOLOGY = "Sorry — something went wrong on my side"

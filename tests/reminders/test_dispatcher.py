@@ -20,39 +20,20 @@ from bot.compose import Composer
 from bot.config import PROJECT_ROOT
 from bot.devtools.botapi_stub import BotApiStub
 from bot.devtools.fanout import fan_out_benchmark
-from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.knowledge import KnowledgeBase
 from bot.reminders.commands import Subscriptions
 from bot.reminders.dispatcher import DispatchConfig, Dispatcher
-from bot.storage.database import BLOCKED, FAILED, MISSED, SENT, UNKNOWN, Database
+from bot.storage.database import Database
+from bot.storage.records import BLOCKED, FAILED, MISSED, SENT, UNKNOWN
+from tests.support.clock import FakeClock
 
 BERLIN = "Europe/Berlin"
 
 
-class FakeClock:
-    """A clock tests move by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return load_knowledge(PROJECT_ROOT / "knowledge")
-
-
 @pytest.fixture
-async def stub() -> AsyncIterator[BotApiStub]:
-    """The HTTP Bot API stub on 127.0.0.1."""
-    server = BotApiStub()
-    await server.start()
-    yield server
-    await server.stop()
+def stub(botapi: BotApiStub) -> BotApiStub:
+    """The conftest's HTTP Bot API stub on 127.0.0.1, under the name these tests use."""
+    return botapi
 
 
 @pytest.fixture
