@@ -276,12 +276,15 @@ def _family(exercise: Chunk) -> set[str]:
     return {exercise.id, *(value for value in (exercise.easier, exercise.harder) if value)}
 
 
-def _place(pool: _Pool, plan: _Plan, exercise: Chunk, share: int | None = None) -> bool:
+def _place(
+    pool: _Pool, plan: _Plan, exercise: Chunk, share: int | None = None, spare: bool = False
+) -> bool:
     """Strength work on every strength day; the rest on as many days as its dose asks.
 
     With a share, its doses are first kept to that many seconds, so that every cause gets its
     part of a short session; if its heaviest week does not fit, its doses are kept to the room
-    there is (see weeks()).
+    there is (see weeks()). `spare`: filling leftover room, where one day of a stretch or
+    mobility drill is better than an empty day.
     """
     if exercise.phase in STRENGTH_PHASES:
         wanted = list(plan.strength)
@@ -289,7 +292,7 @@ def _place(pool: _Pool, plan: _Plan, exercise: Chunk, share: int | None = None) 
         days = exercise.dosage.days_per_week if exercise.dosage else 1
         # the emptiest days first, so daily stretches spread and strength days keep their room
         wanted = sorted(range(len(plan.slots)), key=lambda i: (-plan.free(i), i))[:days]
-    at_least = min(2, len(wanted))
+    at_least = min(1 if spare and exercise.phase not in STRENGTH_PHASES else 2, len(wanted))
     full = pool.cost(exercise)
     over_share = share is not None and (full is None or full > share + TRANSITION_SECONDS)
     for cap in (share, None) if over_share else (None,):
@@ -336,4 +339,6 @@ def _balance(pool: _Pool, plan: _Plan) -> None:
 def _fill(pool: _Pool, plan: _Plan) -> None:
     """Add exercises by value while any fits: 20 minutes hold more than 10."""
     while any(_place(pool, plan, ex) for ex in pool.candidates(plan)):
+        pass
+    while any(_place(pool, plan, ex, spare=True) for ex in pool.candidates(plan)):
         pass

@@ -76,7 +76,11 @@ def ladder(
     rungs += [Rung(exercise, dose) for dose in dose_steps(exercise)]
     harder = kb.get(exercise.harder)
     if harder is not None and suits(harder):
-        rungs += [Rung(harder, dose) for dose in dose_steps(harder)]
+        # the harder exercise starts at its own dose: stepping up never means fewer sets
+        steps = [
+            dose for dose in dose_steps(harder) if harder.dosage and dose.sets >= harder.dosage.sets
+        ]
+        rungs += [Rung(harder, dose) for dose in steps]
     elif exercise.harder and harder is None:
         rungs.append(Rung(exercise, rungs[-1].dosage, exercise.harder, "harder"))
     elif harder is not None and has_kit(harder):
