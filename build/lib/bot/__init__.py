@@ -1,0 +1,1 @@
+"""kneebot: a coach for knee valgus, grounded in a curated knowledge base."""

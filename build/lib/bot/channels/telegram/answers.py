@@ -1,0 +1,181 @@
+"""Questions and answers on Telegram: /start, /help, free text, follow-up buttons, non-text."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from telegram import Bot, CallbackQuery, Message, MessageEntity, Update
+from telegram.constants import ChatAction, ChatType
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot import actions
+from bot.privacy import user_ref
+from bot.replies import Reply
+
+from .render import send_reply, template_reply
+from .services import Services, services
+
+log = logging.getLogger(__name__)
+
+# New messages only: an edited message never gets a second answer.
+NEW_MESSAGES = filters.UpdateType.MESSAGE
+# Message kinds named by prompts/non_text.j2, most specific first (a GIF is also a document).
+NON_TEXT_KINDS = (
+    "sticker", "photo", "voice", "audio", "video_note", "video", "animation", "document",
+    "location", "contact", "poll",
+)  # fmt: skip
+
+
+def register(application: Application) -> None:
+    """Add this module's handlers; they come last, after any conversation's handlers."""
+    application.add_handler(CommandHandler("start", on_start, filters=NEW_MESSAGES))
+    application.add_handler(CommandHandler("help", help_command, filters=NEW_MESSAGES))
+    application.add_handler(CallbackQueryHandler(on_button))
+    text = NEW_MESSAGES & filters.TEXT
+    application.add_handler(MessageHandler(text & ~filters.COMMAND, on_text))
+    application.add_handler(MessageHandler(text & filters.COMMAND, on_unknown_command))
+    application.add_handler(
+        MessageHandler(NEW_MESSAGES & ~filters.TEXT & ~filters.StatusUpdate.ALL, on_non_text)
+    )
+
+
+async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Greet, say what the bot does, offer the three ways in."""
+    user = update.effective_user
+    log.info("start update=%s %s", update.update_id, user_ref(user.id if user else None))
+    name = user.first_name if user else None
+    await send_reply(update, context, services(context).coach.welcome(name))
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """List the commands with example questions."""
+    await send_reply(update, context, services(context).coach.help())
+
+
+async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer a question with the core; in groups only when it is meant for the bot."""
+    message = update.effective_message
+    assert message is not None
+    question = addressed_text(message, context.bot)
+    if question is None:
+        return
+    svc = services(context)
+    if not question.strip():
+        await send_reply(
+            update,
+            context,
+            template_reply(svc.coach, "group_hint.j2", username=context.bot.username),
+        )
+        return
+    await _typing(message, context)
+    reply = await svc.coach.reply(question)
+    log.info(
+        "answer update=%s %s kind=%s top=%s",
+        update.update_id,
+        user_ref(message.from_user.id if message.from_user else None),
+        reply.kind.value,
+        reply.sources[0].id if reply.sources else "-",
+    )
+    await send_reply(update, context, reply)
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A tapped follow-up: an exercise's how-to, a topic, or the prompt to ask a question."""
+    query = update.callback_query
+    assert query is not None
+    await acknowledge(query)
+    action = query.data or ""
+    log.info(
+        "button update=%s %s action=%s", update.update_id, user_ref(query.from_user.id), action
+    )
+    await send_reply(update, context, button_reply(services(context), action, update, context.bot))
+
+
+def button_reply(svc: Services, action: str, update: Update, bot: Bot) -> Reply:
+    """What an action does; routine/remind land here only while those features are absent."""
+    tapped = actions.parse(action)
+    if tapped.feature in (actions.HOWTO, actions.TOPIC):
+        return svc.coach.topic(tapped.verb)
+    if tapped.feature == actions.ASK:
+        group = update.effective_chat is not None and update.effective_chat.type != ChatType.PRIVATE
+        return template_reply(svc.coach, "ask.j2", group=group, username=bot.username)
+    return svc.coach.help()
+
+
+async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An unknown command gets the help text; in groups only when addressed to this bot."""
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    command = message.text.split()[0]
+    _, _, addressee = command.partition("@")
+    if message.chat.type != ChatType.PRIVATE and addressee.lower() != context.bot.username.lower():
+        return
+    await send_reply(update, context, services(context).coach.help())
+
+
+async def on_non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stickers, photos, voice and the like: say politely that the bot reads text."""
+    message = update.effective_message
+    assert message is not None
+    if message.chat.type != ChatType.PRIVATE and not replies_to_bot(message, context.bot):
+        return
+    kind = next((name for name in NON_TEXT_KINDS if getattr(message, name, None)), "other")
+    log.info("non-text update=%s kind=%s", update.update_id, kind)
+    await send_reply(
+        update, context, template_reply(services(context).coach, "non_text.j2", kind=kind)
+    )
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def addressed_text(message: Message, bot: Bot) -> str | None:
+    """The question in a message meant for the bot, or None for group chatter not meant for it."""
+    text = message.text or ""
+    if message.chat.type == ChatType.PRIVATE:
+        return text
+    if not (replies_to_bot(message, bot) or mentions_bot(message, bot)):
+        return None
+    mention = re.compile(rf"@{re.escape(bot.username)}\b", re.IGNORECASE)
+    return mention.sub("", text).strip(" \t\n,:;")
+
+
+def replies_to_bot(message: Message, bot: Bot) -> bool:
+    replied = message.reply_to_message
+    return bool(replied and replied.from_user and replied.from_user.id == bot.id)
+
+
+def mentions_bot(message: Message, bot: Bot) -> bool:
+    """An @username mention of the bot, or a text mention of its user."""
+    kinds = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION]
+    for entity, text in message.parse_entities(kinds).items():
+        if entity.user is not None and entity.user.id == bot.id:
+            return True
+        if text.lower() == f"@{bot.username}".lower():
+            return True
+    return False
+
+
+async def _typing(message: Message, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Show "typing…" while the answer is composed; cosmetic, so failures are only logged."""
+    try:
+        await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
+    except TelegramError as exc:
+        log.info("chat action failed chat=%s: %s", user_ref(message.chat_id), exc)
+
+
+async def acknowledge(query: CallbackQuery) -> None:
+    """Stop the button's spinner; a failure (e.g. a stale query) does not stop the answer."""
+    try:
+        await query.answer()
+    except TelegramError as exc:
+        log.info("callback answer failed %s: %s", user_ref(query.from_user.id), exc)

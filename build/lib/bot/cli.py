@@ -1,0 +1,260 @@
+"""The `kneebot` command line: build-index, ask, chat, eval, run, routine, bench."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import date
+from types import ModuleType
+
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.answering.index import IndexUnavailable
+from bot.config import Settings, get_settings
+from bot.knowledge import KnowledgeError
+
+log = logging.getLogger("kneebot")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    _quiet_libraries()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        print(f"kneebot: bad setting: {_first_error(exc)}", file=sys.stderr)
+        return 2
+    try:
+        return args.handler(args, settings) or 0
+    except (KnowledgeError, IndexUnavailable, MissingExtra) as exc:
+        print(f"kneebot: {exc}", file=sys.stderr)
+        return 2
+
+    except KeyboardInterrupt:
+        return 130
+
+
+def _first_error(exc: ValidationError) -> str:
+    """The environment variable and what is wrong with it, e.g. 'KNEEBOT_ADMIN_IDS: ...'."""
+    error = exc.errors()[0]
+    name = ".".join(str(part) for part in error["loc"]) or "settings"
+    return f"{name}: {error['msg']}"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kneebot", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    build = sub.add_parser("build-index", help="embed knowledge/ into index/")
+    build.add_argument("--if-stale", action="store_true", help="only when knowledge changed")
+    build.set_defaults(handler=cmd_build_index)
+
+    ask = sub.add_parser("ask", help="answer one question, or one per stdin line with '-'")
+    ask.add_argument("question", help="the question, or '-' to read lines from stdin")
+    ask.add_argument("--json", action="store_true", help="one JSON object per question")
+    ask.set_defaults(handler=cmd_ask)
+
+    chat = sub.add_parser("chat", help="interactive console chat (no Telegram needed)")
+    chat.set_defaults(handler=cmd_chat)
+
+    evaluate = sub.add_parser("eval", help="retrieval quality on the labelled questions")
+    evaluate.add_argument("--split", choices=["dev", "test", "all"], default="all")
+    evaluate.add_argument(
+        "--calibrate", action="store_true", help="set the unknown thresholds from the dev split"
+    )
+    evaluate.set_defaults(handler=cmd_eval)
+
+    bench = sub.add_parser("bench", help="speed and memory benchmark; prints a table, writes JSON")
+    bench.add_argument("--quick", action="store_true", help="a smaller run, under a minute")
+    bench.add_argument("--output", default="bench-results.json", help="where the JSON goes")
+    bench.set_defaults(handler=cmd_bench)
+
+    run = sub.add_parser("run", help="the Telegram bot (console chat without a token)")
+    run.set_defaults(handler=cmd_run)
+
+    _routine_parser(sub)
+    return parser
+
+
+def _quiet_libraries() -> None:
+    for name in ("httpx", "sentence_transformers", "transformers", "faiss", "bm25s", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _runtime(settings: Settings):
+    from bot.app import build_runtime
+
+    return build_runtime(settings)
+
+
+def cmd_build_index(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.answering.embedding import MODEL_NAME, Embedder
+    from bot.answering.index import build_index, is_current
+    from bot.knowledge import load_knowledge
+
+    kb = load_knowledge(settings.knowledge_dir)
+    if args.if_stale and is_current(kb, MODEL_NAME, settings.index_dir):
+        print(f"index is current ({len(kb.chunks)} chunks)")
+        return 0
+    started = time.perf_counter()
+    index = build_index(kb, Embedder(), settings.index_dir)
+    elapsed = time.perf_counter() - started
+    print(f"built index: {len(kb.chunks)} chunks, {len(index.rows)} vectors in {elapsed:.1f} s")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    coach = _runtime(settings).coach
+    questions = _stdin_lines() if args.question == "-" else [args.question]
+    for question in questions:
+        started = time.perf_counter()
+        reply = coach.reply_sync(question)
+        latency_ms = (time.perf_counter() - started) * 1000
+        if args.json:
+            print(
+                json.dumps(_reply_json(question, reply, latency_ms), ensure_ascii=False), flush=True
+            )
+        else:
+            print(reply.text, end="\n\n", flush=True)
+    return 0
+
+
+def _stdin_lines() -> list[str]:
+    return [line.rstrip("\n") for line in sys.stdin if line.strip()]
+
+
+def _reply_json(question: str, reply, latency_ms: float) -> dict:
+    return {
+        "question": question,
+        "kind": reply.kind.value,
+        "text": reply.text,
+        "sources": [
+            {"id": s.id, "title": s.title, "score": round(s.score, 4)} for s in reply.sources
+        ],
+        "latency_ms": round(latency_ms, 2),
+    }
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.channels.console.chat import run_console
+
+    runtime = _runtime(settings)
+    try:
+        return asyncio.run(run_console(runtime, settings))
+    except (OSError, SQLAlchemyError) as exc:
+        print(f"kneebot: cannot use the data directory or database: {exc}", file=sys.stderr)
+        return 2
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.answering.calibration import save_calibration
+    from bot.answering.retrieval import Mode
+
+    evaluation = _devtool("evaluation", "eval")
+    coach = _runtime(settings).coach
+    if args.calibrate:
+        dev = evaluation.load_questions(split="dev")
+        thresholds = {
+            mode.value: evaluation.calibrate_unknown(evaluation.run(coach, dev, mode))
+            for mode in Mode
+        }
+        save_calibration(thresholds, settings.calibration_file)
+        coach.unknown_below = thresholds
+        print(f"calibrated on {len(dev)} dev questions: {thresholds}")
+    split = None if args.split == "all" else args.split
+    questions = evaluation.load_questions(split=split)
+    results = {
+        mode.value: evaluation.metrics(evaluation.run(coach, questions, mode)) for mode in Mode
+    }
+    print(f"split: {args.split}")
+    print(evaluation.table(results))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    _devtool("bench", "bench").run_bench(settings, quick=args.quick, output=Path(args.output))
+    return 0
+
+
+class MissingExtra(Exception):
+    """A developer command whose optional dependencies are not installed."""
+
+
+def _devtool(module: str, command: str) -> ModuleType:
+    """A bot.devtools module; a missing dev dependency is one line saying which extra to add."""
+    try:
+        return importlib.import_module(f"bot.devtools.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("bot"):
+            raise
+        raise MissingExtra(
+            f"`kneebot {command}` needs the dev extra ({exc.name} is missing): "
+            "pip install 'kneebot[dev]'"
+        ) from None
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.telegram_bot_token is None:
+        print("TELEGRAM_BOT_TOKEN is not set: starting the console chat instead.", file=sys.stderr)
+        return cmd_chat(args, settings)
+    from bot.channels.telegram import run_telegram
+
+    return run_telegram(settings)
+
+
+def _routine_parser(sub: argparse._SubParsersAction) -> None:
+    routine = sub.add_parser("routine", help="build a corrective routine from causes and settings")
+    routine.add_argument("--causes", help="comma-separated cause ids or names (default: starter)")
+    routine.add_argument("--equipment", default="none", help="band,step,weight,foam-roller or none")
+    routine.add_argument("--level", default="beginner", help="beginner, intermediate or advanced")
+    routine.add_argument("--minutes", type=int, default=10, help="minutes a day (3-60)")
+    routine.add_argument("--days", type=int, default=3, help="days a week (1-7)")
+    routine.add_argument("--start", type=date.fromisoformat, help="programme start, YYYY-MM-DD")
+    routine.add_argument("--json", action="store_true", help="the routine as one JSON object")
+    routine.set_defaults(handler=cmd_routine)
+
+
+def cmd_routine(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.coaching.assessment import AssessmentError, load_questionnaire, profile_from_options
+    from bot.coaching.builder import build_routine
+    from bot.coaching.screens import RoutineScreens, routine_json
+    from bot.compose import Composer
+    from bot.knowledge import load_knowledge
+
+    kb = load_knowledge(settings.knowledge_dir)
+    try:
+        questionnaire = load_questionnaire(settings.knowledge_dir / "assessment.yaml", kb)
+        options = (args.causes, args.equipment, args.level, args.minutes, args.days)
+        profile = profile_from_options(kb, *options)
+    except (AssessmentError, ValueError) as exc:
+        print(f"kneebot routine: {exc}", file=sys.stderr)
+        return 2
+    routine = build_routine(profile, kb, start=args.start)
+    if args.json:
+        print(json.dumps(routine_json(routine), ensure_ascii=False))
+        return 0
+    screens = RoutineScreens(kb, questionnaire, Composer(settings.prompts_dir))
+    print(screens.routine(routine, args.start or date.today()).text)
+    return 0
+
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+if __name__ == "__main__":
+    sys.exit(main())
