@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -12,13 +13,20 @@ import pytest
 
 from bot.config import PROJECT_ROOT
 
+IGNORED = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
+
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project's wheel, built without network or build isolation."""
+    """The project's wheel, built from a copy (setuptools writes build/ next to the sources)."""
     out = tmp_path_factory.mktemp("wheel")
+    source = out / "source"
+    for name in ("bot", "knowledge", "prompts", "migrations"):
+        shutil.copytree(PROJECT_ROOT / name, source / name, ignore=IGNORED)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(PROJECT_ROOT / name, source / name)
     command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
-    subprocess.run([*command, "-q", "-w", str(out), str(PROJECT_ROOT)], check=True)
+    subprocess.run([*command, "-q", "-w", str(out), str(source)], check=True)
     return next(out.glob("kneebot-*.whl"))
 
 

@@ -1,1 +1,0 @@
-"""kneebot: a coach for knee valgus, grounded in a curated knowledge base."""

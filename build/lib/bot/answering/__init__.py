@@ -1,1 +1,0 @@
-"""Answering questions: understanding, safety, retrieval over the index, the coach."""

@@ -1,1 +1,0 @@
-"""Coaching: the self-assessment, the routine builder and the questionnaire flow."""

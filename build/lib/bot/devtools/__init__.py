@@ -1,1 +1,0 @@
-"""Developer tools: evaluation, benchmarks and the Bot API stub. Never imported by the product."""

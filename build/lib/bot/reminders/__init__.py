@@ -1,1 +1,0 @@
-"""Daily reminders: schedules, the dispatcher, commands and progress."""

@@ -1,1 +1,0 @@
-"""Storage: the one door to the database (SQLAlchemy 2 async, Alembic migrations)."""
