@@ -88,7 +88,8 @@ def test_intents_have_enough_distinct_examples():
     examples = {item["intent"]: item["examples"] for item in data["intents"]}
     assert set(examples) == INTENTS
     for intent, items in examples.items():
-        assert 15 <= len(items) <= 40, intent
+        # New questions need the widest spread, so k-NN does not pull them into small talk.
+        assert 15 <= len(items) <= (80 if intent == "question" else 40), intent
     every = [str(item).lower() for items in examples.values() for item in items]
     assert len(set(every)) == len(every), "one example is filed under two intents"
 
