@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -94,11 +94,18 @@ def render_animation(picture: Picture, path: Path) -> Path:
 
 def animation_frames(picture: Picture, height: int = 320) -> Iterator[np.ndarray]:
     """RGB frames of the animation: start, through each keyframe to the end, and back."""
+    return pose_frames(picture, interpolated_poses(picture.keyframes), height)
+
+
+def pose_frames(
+    picture: Picture, poses: Iterable[Keyframe], height: int = 320
+) -> Iterator[np.ndarray]:
+    """One RGB frame per pose, all framed alike."""
     limits = _limits(picture)
     first = pose_body(picture.keyframes[0], picture.view)
     fig = Figure(figsize=(height * ASPECT / DPI, height / DPI), dpi=DPI)
     canvas = _agg(fig)
-    for pose in interpolated_poses(picture.keyframes):
+    for pose in poses:
         fig.clear()
         ax = fig.add_axes((0, 0, 1, 1))
         _draw_scene(ax, picture, pose_body(pose, picture.view), first, limits)
