@@ -13,6 +13,7 @@ says how far a segment points out of the page, towards or away from you (it look
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -157,4 +158,6 @@ class Picture(BaseModel):
     highlight: Muscles
     side: Side = Side.BOTH
     props: tuple[Prop, ...] = ()
+    # The animation goes back through the keyframes, or (a drill that travels) starts over.
+    loop: Literal["back", "restart"] = "back"
     keyframes: tuple[Keyframe, ...] = Field(min_length=2, max_length=4)

@@ -94,7 +94,8 @@ def render_animation(picture: Picture, path: Path) -> Path:
 
 def animation_frames(picture: Picture, height: int = 320) -> Iterator[np.ndarray]:
     """RGB frames of the animation: start, through each keyframe to the end, and back."""
-    return pose_frames(picture, interpolated_poses(picture.keyframes), height)
+    poses = interpolated_poses(picture.keyframes, picture.loop)
+    return pose_frames(picture, poses, height)
 
 
 def pose_frames(
@@ -113,15 +114,18 @@ def pose_frames(
         yield np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
-def interpolated_poses(keyframes: tuple[Keyframe, ...]) -> Iterator[Keyframe]:
-    """The keyframes there and back, with eased in-between poses and a pause at each end."""
-    path = list(keyframes) + list(reversed(keyframes[:-1]))
+def interpolated_poses(keyframes: tuple[Keyframe, ...], loop: str = "back") -> Iterator[Keyframe]:
+    """Eased in-between poses through the keyframes (and back), pausing at start and end."""
+    path = list(keyframes)
+    if loop == "back":
+        path += list(reversed(keyframes[:-1]))
     for index, (a, b) in enumerate(zip(path, path[1:], strict=False)):
-        holds = HOLD_FRAMES if index in (0, len(keyframes) - 1) else 1
-        yield from [a] * holds
+        yield from [a] * (HOLD_FRAMES if index in (0, len(keyframes) - 1) else 1)
         for step in range(1, STEPS_BETWEEN):
             t = (1 - np.cos(np.pi * step / STEPS_BETWEEN)) / 2
             yield _blend(a, b, float(t))
+    if loop == "restart":
+        yield from [path[-1]] * HOLD_FRAMES
 
 
 def _blend(a: Keyframe, b: Keyframe, t: float) -> Keyframe:
