@@ -8,7 +8,15 @@ from pathlib import Path
 
 import frontmatter
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from bot.pictures.poses import Picture
 
@@ -108,6 +116,8 @@ class Chunk(BaseModel):
     tags: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     related: tuple[str, ...] = ()
+    # Overview-only: a hub topic that maps a whole area and links to its chunks via `related`.
+    hub: bool = False
     # Exercise-only fields.
     muscles: tuple[str, ...] = ()
     addresses: tuple[str, ...] = ()
@@ -130,6 +140,15 @@ class Chunk(BaseModel):
     def _no_blank_items(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if any(not item.strip() for item in value):
             raise ValueError("contains an empty item")
+        return value
+
+    @field_validator("hub")
+    @classmethod
+    def _hub_is_an_overview(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("kind") is not Kind.OVERVIEW:
+            raise ValueError("only an overview can be a hub")
+        if value and len(info.data.get("related", ())) < 3:
+            raise ValueError("a hub needs at least 3 ids in related")
         return value
 
     @model_validator(mode="after")
