@@ -27,7 +27,7 @@ JOINT_RANGES: dict[str, tuple[float, float]] = {
     "elbow": (0, 160),
     "hip": (-40, 140),
     "knee": (0, 160),
-    "ankle": (-70, 40),
+    "ankle": (-70, 45),
     "tilt": (0, 85),
 }
 
@@ -67,6 +67,7 @@ class PropKind(StrEnum):
     MAT = "mat"
     WEIGHT = "weight"
     TOWEL = "towel"
+    BALL = "ball"
 
 
 # Points of the figure a prop can be attached to.

@@ -10,8 +10,8 @@ from bot.pictures.figure import Body
 from bot.pictures.poses import Prop, PropKind, View
 
 WOOD, GREY, DARK = "#c8a27a", "#b9bec7", "#4a4f57"
-BAND, TOWEL, MAT = "#2a9d8f", "#e9c46a", "#9ccfc4"
-ON_BODY = (PropKind.BAND, PropKind.WEIGHT, PropKind.TOWEL)
+BAND, TOWEL, MAT, BALL = "#2a9d8f", "#e9c46a", "#9ccfc4", "#c5e063"
+ON_BODY = (PropKind.BAND, PropKind.WEIGHT, PropKind.TOWEL, PropKind.BALL)
 
 
 def draw_floor_props(ax: Axes, props: tuple[Prop, ...], first: Body, view: View) -> None:
@@ -53,6 +53,9 @@ def draw_body_props(ax: Axes, props: tuple[Prop, ...], body: Body) -> None:
     for prop in props:
         if prop.kind is PropKind.WEIGHT:
             _weight(ax, body.points[prop.at or "right_hand"])
+        elif prop.kind is PropKind.BALL:
+            centre = tuple(body.points[prop.at or "right_heel"])
+            ax.add_patch(Circle(centre, 0.04, facecolor=BALL, edgecolor=DARK, lw=1, zorder=9))
         elif prop.kind in (PropKind.BAND, PropKind.TOWEL):
             start = body.points[prop.at] if prop.at else np.array([prop.x, prop.y])
             end = body.points[prop.to] if prop.to else np.array([prop.x, prop.y])
