@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.pictures.files import animation_path, still_path
+from bot.replies import Reply, ReplyKind
 
 
 def picture_for(
@@ -21,3 +22,10 @@ def picture_for(
         index_dir = get_settings().index_dir
     path = (animation_path if animated else still_path)(index_dir, exercise_id)
     return path if path.is_file() else None
+
+
+def picture_of(reply: Reply, index_dir: Path, *, animated: bool = True) -> Path | None:
+    """The picture that goes with a how-to reply (its first source is the exercise), if built."""
+    if reply.kind is not ReplyKind.HOWTO or not reply.sources:
+        return None
+    return picture_for(reply.sources[0].id, animated=animated, index_dir=index_dir)
