@@ -13,9 +13,9 @@ says how far a segment points out of the page, towards or away from you (it look
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 # Joint -> (lowest, highest) angle a body can reach; the schema rejects anything outside.
@@ -77,6 +77,15 @@ POINTS = ("head", "neck", "pelvis") + tuple(
 )
 
 
+def _known_point(value: str) -> str:
+    if value not in POINTS:
+        raise PydanticCustomError("point", f"{value!r} is not a point of the figure")
+    return value
+
+
+Point = Annotated[str, AfterValidator(_known_point)]
+
+
 class Prop(BaseModel):
     """A prop: fixed in the world at x (metres), or attached to figure points (`at`, `to`)."""
 
@@ -88,15 +97,8 @@ class Prop(BaseModel):
     angle: float = Field(default=0.0, ge=-180, le=180)  # top view: a roller's direction
     height: float = Field(default=0.25, ge=0.02, le=1.5)
     width: float = Field(default=0.5, ge=0.05, le=3)
-    at: str | None = None
-    to: str | None = None
-
-    @field_validator("at", "to")
-    @classmethod
-    def _known_point(cls, value: str | None) -> str | None:
-        if value is not None and value not in POINTS:
-            raise PydanticCustomError("point", f"{value!r} is not a point of the figure")
-        return value
+    at: Point | None = None
+    to: Point | None = None
 
 
 class Keyframe(BaseModel):
@@ -105,7 +107,7 @@ class Keyframe(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     x: float = Field(default=0.0, ge=-3, le=3)
-    base: float = Field(default=0.0, ge=0, le=1.5)  # the lowest point sits this high
+    base: float = Field(default=0.0, ge=0, le=1.5)  # the lowest point sits this high (top: y)
     turn: float = 0
     spine: float = 0
     neck: float = 0
@@ -128,14 +130,7 @@ class Keyframe(BaseModel):
     right_thigh_tilt: float = 0
     left_shin_tilt: float = 0
     right_shin_tilt: float = 0
-    ground: str | None = None
-
-    @field_validator("ground")
-    @classmethod
-    def _known_ground(cls, value: str | None) -> str | None:
-        if value is not None and value not in POINTS:
-            raise PydanticCustomError("point", f"{value!r} is not a point of the figure")
-        return value
+    ground: Point | None = None
 
     @field_validator("*")
     @classmethod
@@ -151,7 +146,8 @@ class Keyframe(BaseModel):
 
 
 class Picture(BaseModel):
-    """How to draw an exercise: 2 or 3 keyframes, start first, end last."""
+    """How to draw an exercise: 2 to 4 keyframes, start first; the still shows the start and
+    the keyframe furthest from it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -22,6 +22,7 @@ DPI = 100
 STEPS_BETWEEN, HOLD_FRAMES, FRAME_MS = 8, 4, 70
 ASPECT = 1.33  # width / height of a panel of the still and of an animation frame
 NUMBERS = [name for name, info in Keyframe.model_fields.items() if info.annotation is float]
+ANGLES = [name for name in NUMBERS if name not in ("x", "base")]
 FRAMED_PROPS = (PropKind.WALL, PropKind.STEP, PropKind.CHAIR, PropKind.ROLLER)
 
 # Which shapes each muscle group colours ("{side}" is filled with left/right).
@@ -50,9 +51,8 @@ def render_still(picture: Picture, path: Path) -> Path:
     limits = _limits(picture)
     fig = Figure(figsize=(11, 3.8), dpi=DPI)
     left, right = fig.add_axes((0.01, 0.02, 0.44, 0.96)), fig.add_axes((0.55, 0.02, 0.44, 0.96))
-    first = start
-    _draw_scene(left, picture, start, first, limits)
-    _draw_scene(right, picture, end, first, limits, ghost=start)
+    _draw_scene(left, picture, start, start, limits)
+    _draw_scene(right, picture, end, start, limits, ghost=start)
     _movement_arrow(right, start, end)
     fig.patches.append(
         FancyArrowPatch(
@@ -77,10 +77,9 @@ def _agg(fig: Figure):
 
 def furthest_keyframe(keyframes: tuple[Keyframe, ...]) -> Keyframe:
     """The keyframe whose joints differ most from the start: the end of the movement."""
-    angles = [name for name in Keyframe.model_fields if name not in ("x", "base", "ground")]
     return max(
         keyframes[1:],
-        key=lambda k: sum(abs(getattr(k, a) - getattr(keyframes[0], a)) for a in angles),
+        key=lambda k: sum(abs(getattr(k, a) - getattr(keyframes[0], a)) for a in ANGLES),
     )
 
 
@@ -173,17 +172,17 @@ def _draw_scene(
 
 
 def _draw_body(ax: Axes, body: Body, working: set[str], ghost: bool = False) -> None:
+    """Far limbs first and paler; a ghost (the start pose under the end) all in light grey."""
     for shape in sorted(body.shapes, key=lambda s: s.layer):
-        far = shape.layer == 0
-        colour = (
-            (WORKING_FAR if far else WORKING)
-            if shape.part in working
-            else (SKIN_FAR if far else SKIN)
-        )
         if ghost:
-            colour = GHOST
-        zorder = 3 + shape.layer if not ghost else 2
-        ax.add_patch(_capsule(shape, colour, zorder, edge=GHOST if ghost else OUTLINE))
+            ax.add_patch(_capsule(shape, GHOST, 2, edge=GHOST))
+            continue
+        far = shape.layer == 0
+        if shape.part in working:
+            colour = WORKING_FAR if far else WORKING
+        else:
+            colour = SKIN_FAR if far else SKIN
+        ax.add_patch(_capsule(shape, colour, 3 + shape.layer, edge=OUTLINE))
 
 
 def _capsule(shape: Shape, colour: str, zorder: int, edge: str) -> Polygon | Circle:
