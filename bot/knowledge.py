@@ -132,14 +132,26 @@ class Chunk(BaseModel):
     harder: str | None = None
     # Safety-only: phrases that mark a message as a red flag.
     triggers: tuple[str, ...] = ()
+    # Example questions the way people type them, for matching question to question.
+    questions: tuple[str, ...] = ()
     body: str = Field(min_length=40)
     path: str = Field(default="", exclude=True)
 
-    @field_validator("aliases", "tags", "muscles", "steps", "mistakes", "triggers")
+    @field_validator("aliases", "tags", "muscles", "steps", "mistakes", "triggers", "questions")
     @classmethod
     def _no_blank_items(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if any(not item.strip() for item in value):
             raise ValueError("contains an empty item")
+        return value
+
+    @field_validator("questions")
+    @classmethod
+    def _questions_are_distinct(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        seen = [item.strip().lower() for item in value]
+        if len(set(seen)) != len(seen):
+            raise ValueError("lists the same question twice")
+        if any(len(item) > 200 for item in value):
+            raise ValueError("has a question over 200 characters")
         return value
 
     @field_validator("hub")

@@ -105,6 +105,26 @@ def test_exercise_without_steps_is_rejected(tmp_path):
         load_knowledge(directory)
 
 
+def test_every_chunk_has_example_questions():
+    kb = load_knowledge(KNOWLEDGE)
+    for chunk in kb.chunks:
+        assert 6 <= len(chunk.questions) <= 10, chunk.id
+
+
+def test_blank_example_question_names_file_and_field(tmp_path):
+    directory = _copy(tmp_path)
+    _break(directory / "clamshell.md", "questions:\n", 'questions:\n  - "  "\n')
+    with pytest.raises(KnowledgeError, match=r"clamshell\.md: field 'questions'"):
+        load_knowledge(directory)
+
+
+def test_repeated_example_question_is_rejected(tmp_path):
+    directory = _copy(tmp_path)
+    _break(directory / "clamshell.md", "questions:\n", 'questions:\n  - "Clams?"\n  - "clams?"\n')
+    with pytest.raises(KnowledgeError, match=r"clamshell\.md: field 'questions'.*twice"):
+        load_knowledge(directory)
+
+
 def test_hubs_are_overviews_that_link_their_area():
     kb = load_knowledge(KNOWLEDGE)
     hubs = {chunk.id: chunk for chunk in kb.chunks if chunk.hub}

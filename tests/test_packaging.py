@@ -41,7 +41,8 @@ def fresh_venv(root: Path) -> Path:
 
 def test_an_installed_wheel_answers_a_question(wheel: Path, tmp_path: Path) -> None:
     python = fresh_venv(tmp_path / "venv")
-    install = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile"]
+    # --ignore-installed: with --prefix alone, pip would uninstall the running env's kneebot.
+    install = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--ignore-installed"]
     subprocess.run([*install, "--prefix", str(tmp_path / "venv"), str(wheel)], check=True)
     env = {**os.environ, "KNEEBOT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": ""}
     env = {k: v for k, v in env.items() if not k.startswith("KNEEBOT_") or k == "KNEEBOT_DATA_DIR"}
