@@ -13,6 +13,7 @@ from bot.answering.index import load_index
 from bot.answering.retrieval import Retriever
 from bot.clock import Clock, shifted, utc_now
 from bot.coaching.flow import RoutineFlow
+from bot.coaching.guide import PictureFor, SessionGuide
 from bot.compose import Composer
 from bot.config import Settings
 from bot.knowledge import KnowledgeBase, load_knowledge
@@ -38,6 +39,7 @@ class Features:
     routine: RoutineFlow
     subscriptions: Subscriptions
     clock: Clock
+    guide: SessionGuide
     own_db: bool  # opened here, so closed here; a caller's database is the caller's to close
 
     async def close(self) -> None:
@@ -57,7 +59,11 @@ def build_runtime(settings: Settings, embedder: Embedder | None = None) -> Runti
 
 
 async def open_features(
-    settings: Settings, runtime: Runtime, db: Database | None = None, clock: Clock = utc_now
+    settings: Settings,
+    runtime: Runtime,
+    db: Database | None = None,
+    clock: Clock = utc_now,
+    picture_for: PictureFor | None = None,
 ) -> Features:
     """One database for every feature, migrated once, and the features built over it."""
     own_db = db is None
@@ -72,4 +78,13 @@ async def open_features(
     composer = runtime.coach.composer
     routine = RoutineFlow.create(runtime.kb, composer, db, settings.knowledge_dir, clock=clock)
     subscriptions = Subscriptions(db, runtime.kb, composer, clock=clock)
-    return Features(db, routine, subscriptions, clock, own_db)
+    # The guided session logs through the reminder feature's log book; `picture_for` is the hook
+    # for exercise pictures (None: steps in words only).
+    guide = SessionGuide(
+        runtime.kb,
+        composer,
+        subscriptions.session_for,
+        lambda user_id, day: subscriptions.logbook.record(user_id, day, "done"),
+        picture_for=picture_for,
+    )
+    return Features(db, routine, subscriptions, clock, guide, own_db)

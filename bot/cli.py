@@ -26,12 +26,7 @@ log = logging.getLogger("kneebot")
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    _quiet_libraries()
+    configure_logging(args.command, args.verbose)
     try:
         settings = get_settings()
     except ValidationError as exc:
@@ -45,6 +40,32 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     except KeyboardInterrupt:
         return 130
+
+
+def configure_logging(command: str, verbose: bool = False) -> None:
+    """Log lines on stderr: INFO for the bot's operators; in the console chat only WARNING and
+    up, so that they do not land in the middle of the conversation (-v shows everything)."""
+    logging.basicConfig(
+        level=log_level(command, verbose),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    _quiet_libraries()
+
+
+def log_level(command: str, verbose: bool = False) -> int:
+    if verbose:
+        return logging.DEBUG
+    console = command == "chat" or (command == "run" and not _has_token())
+    return logging.WARNING if console else logging.INFO
+
+
+def _has_token() -> bool:
+    """Whether `kneebot run` will start Telegram (without a token it opens the console chat)."""
+    try:
+        return get_settings().telegram_bot_token is not None
+    except ValidationError:
+        return False
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -35,6 +35,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("timezone", "set your timezone, e.g. /timezone Europe/Berlin"),
     ("reminders", "show your reminder schedule"),
     ("progress", "your streak and a chart of done sessions"),
+    ("done", "log a session yourself, e.g. /done or /done yesterday"),
+    ("undo", "take back the last logged session"),
     ("stop", "stop the daily reminder"),
     ("forget", "delete everything stored about you"),
     ("cancel", "leave the current questionnaire"),
@@ -216,9 +218,15 @@ class Coach:
         """A short reply with no sources or buttons, rendered from prompts/<template>."""
         return self._reply(ReplyKind.INFO, self.composer.render(template, **context), [], [])
 
-    def help(self) -> Reply:
-        rendered = self.composer.render("help.j2", commands=COMMANDS, disclaimer=self.disclaimer)
+    def help(self, unknown: str = "") -> Reply:
+        rendered = self.composer.render(
+            "help.j2", commands=COMMANDS, disclaimer=self.disclaimer, unknown=unknown
+        )
         return self._reply(ReplyKind.INFO, rendered, [], [])
+
+    def unknown_command(self, command: str) -> Reply:
+        """An unknown /command: say so first, then the help text."""
+        return self.help(unknown=command[:33])
 
     @property
     def disclaimer(self) -> str:

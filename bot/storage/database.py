@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.config import PROJECT_ROOT, Settings
 from bot.storage.base import QueryFamily
+from bot.storage.checks import CheckQueries
 from bot.storage.deliveries import DeliveryQueries
 from bot.storage.profiles import ProfileQueries
 from bot.storage.schedules import ScheduleQueries
@@ -25,7 +26,13 @@ from bot.storage.users import UserQueries
 
 
 class Database(
-    UserQueries, ProfileQueries, ScheduleQueries, DeliveryQueries, SessionQueries, QueryFamily
+    UserQueries,
+    ProfileQueries,
+    ScheduleQueries,
+    DeliveryQueries,
+    SessionQueries,
+    CheckQueries,
+    QueryFamily,
 ):
     """The one door to the database; every method is one short transaction."""
 
