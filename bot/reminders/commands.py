@@ -500,6 +500,16 @@ class Subscriptions:
             return self._reply("reminder_ack.j2", [], case="gone")
         return await self.logbook.record(user_id, day, status, effort)
 
+    async def _valid_day(self, user_id: int, day_text: str) -> date | None:
+        """A date from a button: well-formed, not in the future and within the chart's reach."""
+        try:
+            day = date.fromisoformat(day_text)
+        except ValueError:
+            return None
+        today = await self.local_today(user_id)
+        earliest = today - timedelta(days=HISTORY_DAYS)
+        return day if earliest <= day <= today + timedelta(days=1) else None
+
     async def done(self, user_id: int, args: Sequence[str]) -> Reply:
         """/done [today|yesterday|a weekday|a date]: log a session without a reminder."""
         today = await self.local_today(user_id)

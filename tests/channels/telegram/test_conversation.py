@@ -132,11 +132,12 @@ async def test_stale_or_unknown_button_gets_help_not_an_error(
     assert reply.html == coach.unknown().html
 
 
-async def test_unknown_command_gets_help(
+async def test_unknown_command_says_unknown(
     botapi: BotApiStub, tg_app: Application, coach: Coach
 ) -> None:
     [reply] = await private_chat(botapi).ask("/frobnicate now")
-    assert reply.html == coach.help().html
+    assert reply.text.startswith("I do not know the command /frobnicate.")
+    assert reply.html.endswith(coach.help().html)  # then the help, as before
 
 
 @pytest.mark.parametrize(
@@ -146,7 +147,7 @@ async def test_unknown_command_gets_help(
         ("photo", [{"file_id": "p1", "file_unique_id": "p1", "width": 90, "height": 90}], "photos"),
         ("voice", {"file_id": "v1", "file_unique_id": "v1", "duration": 3}, "voice messages"),
         ("document", {"file_id": "d1", "file_unique_id": "d1", "file_name": "x.pdf"}, "files"),
-        ("location", {"latitude": 52.52, "longitude": 13.405}, "locations"),
+        ("contact", {"phone_number": "+100", "first_name": "Al"}, "contacts"),
     ],
 )  # fmt: skip
 async def test_non_text_messages_get_a_polite_i_read_text(
