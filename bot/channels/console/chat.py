@@ -19,7 +19,7 @@ from bot.replies import Button, Reply
 from bot.storage.records import CONSOLE_USER_ID
 
 PROMPT = "you> "
-TAP = re.compile(r"\b([Tt])ap\b")
+TAP = re.compile(r"\btap\b", re.IGNORECASE)
 TICK_SECONDS = 5  # hold seconds between two countdown lines
 
 
@@ -127,7 +127,13 @@ class ConsoleChat:
 
 def console_words(text: str) -> str:
     """Telegram's "tap" in knowledge text reads "choose" here: the buttons are numbers."""
-    return TAP.sub(lambda match: "Choose" if match.group(1) == "T" else "choose", text)
+    return TAP.sub(lambda match: _same_case(match.group(), "choose"), text)
+
+
+def _same_case(model: str, word: str) -> str:
+    if model.isupper():
+        return word.upper()
+    return word.capitalize() if model[0].isupper() else word
 
 
 async def run_console(runtime: Runtime, settings: Settings) -> int:
