@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from bot import actions
 from bot.answering.coach import Coach
+from bot.answering.conversation import Conversations
 from bot.app import Runtime, open_features
 from bot.channels.console.reminders import ConsoleReminders
 from bot.coaching.flow import RoutineFlow
@@ -27,10 +28,12 @@ class ConsoleChat:
         coach: Coach,
         routine: RoutineFlow | None = None,
         reminders: ConsoleReminders | None = None,
+        conversations: Conversations | None = None,
     ) -> None:
         self.coach = coach
         self.routine = routine
         self.reminders = reminders
+        self.conversations = conversations
         self.choices: list[Button] = []
 
     async def handle(self, line: str) -> str:
@@ -43,7 +46,16 @@ class ConsoleChat:
         if line.startswith("/"):
             reply = await self._routine_command(line) or await self._reminder_command(line)
             return self.show(reply or self._command(line))
-        return self.show(await self.coach.reply(line))
+        if self.conversations is None:
+            return self.show(await self.coach.reply(line))
+        reply = await self.conversations.reply(CONSOLE_USER_ID, line)
+        if not reply.command:
+            return self.show(reply)
+        # A command said in words runs as if typed: "/remind 07:00", "/routine", "/forget".
+        command = "/" + reply.command
+        followed = await self._routine_command(command) or await self._reminder_command(command)
+        shown = self.show(followed) if followed else ""
+        return "\n\n".join(part for part in (reply.text, shown) if part)
 
     def show(self, reply: Reply) -> str:
         """Plain text plus numbered follow-ups, remembered for the next line."""
@@ -69,6 +81,8 @@ class ConsoleChat:
         tapped = actions.parse(action)
         if tapped.feature in (actions.HOWTO, actions.TOPIC):
             return self.coach.topic(tapped.verb)
+        if tapped.feature == actions.MORE:
+            return self.coach.more(tapped.verb)
         if tapped.feature == actions.ASK:
             return self.coach.info("ask.j2", group=False, username="")
         return self.coach.help()
@@ -98,7 +112,12 @@ async def run_console(runtime: Runtime, settings: Settings) -> int:
     """Read lines until EOF or /quit; reply to each."""
     opened = await open_features(settings, runtime)
     reminders = ConsoleReminders(opened.subscriptions, settings)
-    chat = ConsoleChat(runtime.coach, routine=opened.routine, reminders=reminders)
+    chat = ConsoleChat(
+        runtime.coach,
+        routine=opened.routine,
+        reminders=reminders,
+        conversations=opened.conversations,
+    )
     print(chat.show(runtime.coach.welcome()))
     print("\n(type /help for commands, /quit to leave)\n")
     # Reminders fire while the session is open, printed between prompts.
