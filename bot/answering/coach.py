@@ -324,8 +324,8 @@ class Coach:
         hit = Hit(chunk, 1.0, 1.0, 1.0, 0.0, 0.0)
         return self.answer([hit])
 
-    def safety_reply(self, flag: Chunk, hits: list[Hit], detail: bool = False) -> Reply:
-        """Stop, see a professional: no exercises offered."""
+    def safety_reply(self, flag: Chunk, hits: list[Hit], detail: bool = True) -> Reply:
+        """Stop, see a professional: no exercises offered, nothing held back behind a button."""
         rendered = self.composer.render(
             "safety.j2", flag=flag, sources=flag.sources if detail else (), detail=detail
         )
@@ -361,7 +361,7 @@ class Coach:
         buttons = (Button("Build my routine" if name == "routine" else "Daily reminder", entry),)
         command = f"{name} {time}".strip()
         return Reply(
-            ReplyKind.INFO,
+            ReplyKind.SMALLTALK,
             rendered.html,
             rendered.text,
             buttons=buttons if entry and not time else (),

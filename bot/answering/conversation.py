@@ -24,8 +24,9 @@ from bot.replies import Reply, ReplyKind
 
 log = logging.getLogger(__name__)
 
-# Training questions that keep the safety stance after a warning-sign reply.
-STICKY_TYPES = frozenset({QType.SAFE, QType.HOWTO, QType.FIX, QType.FREQUENCY, QType.DURATION})
+# After a warning-sign reply everything keeps the safety stance except small talk, commands and
+# a clearly new question about what something is or why it happens.
+RELEASES_SAFETY = frozenset({QType.CAUSE, QType.DEFINITION})
 # "remind me at 7am", "every day at 18:30": the time is a slot of the command, not its intent.
 TIME = re.compile(r"\b(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?(?!\d)")
 NAMED = 0.85  # a follow-up that names another chunk this clearly is about that chunk
@@ -56,14 +57,16 @@ def turn(
     if reply is not None:
         return reply
     reply = _question(coach, text, prepared, vector, hits, understood)
+    if reply.kind is ReplyKind.UNKNOWN:
+        reply = _unclear(coach, understood, state, hits) or reply
     subject = coach.kb.get(reply.sources[0].id) if reply.sources else None
     return reply, _after(state, reply, subject)
 
 
 def _keeps_safety(understood: Understood) -> bool:
-    return bool(
-        understood.follow_up or understood.intent == "affirm" or understood.qtype in STICKY_TYPES
-    )
+    if understood.intent in SMALL_TALK or understood.command or understood.intent == "deny":
+        return False
+    return bool(understood.follow_up) or understood.qtype not in RELEASES_SAFETY
 
 
 def _conversational(
@@ -84,6 +87,19 @@ def _conversational(
         reply = _follow_up(coach, understood.follow_up, state, hits)
         return reply, _after(state, reply, coach.kb.get(_subject_of(reply)))
     return None
+
+
+def _unclear(coach: Coach, understood: Understood, state: State, hits: list[Hit]) -> Reply | None:
+    """A message that does not stand alone: small talk if that is its nearest intent, else, in
+    a conversation, a follow-up on the current topic ("and sets?", "how do we practise that")."""
+    nearest = understood.nearest
+    if nearest in SMALL_TALK:
+        return coach.small_talk(nearest)
+    if not (state.topic or state.exercise) or state.reply_kind == ReplyKind.UNKNOWN.value:
+        return None
+    follow_up = nearest.removeprefix("followup_")
+    name = follow_up if follow_up != nearest else "more"
+    return _follow_up(coach, name, state, hits)
 
 
 def _question(

@@ -78,6 +78,7 @@ class Understood:
     intent: str  # "question", a small-talk intent, "affirm"/"deny", a follow-up or a command
     score: float
     qtype: QType
+    nearest: str = QUESTION  # the likeliest intent other than "question", for unclear messages
 
     @property
     def follow_up(self) -> str | None:
