@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from bot.config import PROJECT_ROOT
+from bot.devtools.originality import SHINGLES_FILE, digest, fingerprint, shingles
 from bot.knowledge import Chunk, load_knowledge
-from tests.support.originality import digest, fingerprint, shingles
-
-SOURCE_SHINGLES = Path(__file__).parent / "data" / "source_shingles.txt"
 
 
 def _source() -> set[str]:
-    return set(SOURCE_SHINGLES.read_text().split())
+    return set(SHINGLES_FILE.read_text().split())
 
 
 def _prose(chunk: Chunk) -> list[str]:

@@ -107,3 +107,27 @@ def test_safety_examples_name_safety_chunks():
 def test_eval_sets_are_not_near_duplicates_of_product_data():
     found = check()
     assert not found, [(item.text, item.other, item.origin) for item in found[:10]]
+
+
+def _chunk_text(kb, chunk) -> str:
+    """Everything a reply built from this chunk could show, variants' titles included."""
+    parts = [chunk.title, chunk.summary, chunk.body, *chunk.steps, *chunk.mistakes]
+    parts += [chunk.easier or "", chunk.harder or "", ", ".join(chunk.muscles)]
+    parts += [chunk.dosage.describe()] if chunk.dosage else []
+    parts += [kb.by_id(ref).title for ref in (chunk.easier, chunk.harder) if kb.get(ref)]
+    return "\n".join(parts)
+
+
+def test_named_chunks_can_satisfy_their_pattern():
+    """A pattern no named chunk can meet is a wrong label (or a knowledge edit that broke it)."""
+    kb = load_knowledge(KNOWLEDGE)
+    unmet = [
+        row["q"]
+        for row in _rows(MESSAGES)
+        if row["expect"] in {"answer", "howto"} and row.get("chunk")
+        if not any(
+            re.search(row["match"], _chunk_text(kb, kb.by_id(ref)), re.IGNORECASE)
+            for ref in row["chunk"]
+        )
+    ]
+    assert unmet == []

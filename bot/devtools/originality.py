@@ -4,8 +4,8 @@ The fact sheet lives outside the repository (../shared), so CI checks against a 
 fingerprint: sha1 prefixes of every normalised 8-word run, never the text itself. Regenerate it
 when the fact sheet changes:
 
-    python -m tests.support.originality ../shared/knee-valgus-facts.md \
-        > tests/data/source_shingles.txt
+    python -m bot.devtools.originality ../shared/knee-valgus-facts.md \
+        > bot/devtools/data/source_shingles.txt
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 SHINGLE_WORDS = 8
+SHINGLES_FILE = Path(__file__).parent / "data" / "source_shingles.txt"
 HASH_CHARS = 12  # 48 bits: no accidental collisions among a few thousand shingles
 WORD = re.compile(r"[a-z0-9]+")
 
