@@ -231,7 +231,8 @@ class Coach:
         """A direct answer that fits a phone; detail, sources and related behind "Tell me more"."""
         main = hits[0].chunk
         exercises = self._exercises_for(main)
-        summary_room = FIRST_MESSAGE_CHARS - len(main.title) - len(main.summary) - 80
+        named = ", ".join(chunk.title for chunk in exercises) if not main.hub else ""
+        summary_room = FIRST_MESSAGE_CHARS - len(main.title) - len(main.summary) - len(named) - 60
         rendered = self.composer.render(
             "answer_short.j2",
             main=main,
