@@ -13,7 +13,7 @@ MAX_BYTES = 64
 SEPARATOR = ":"
 
 # Features (the first field). Bare words are entry points: "routine" opens the routine feature.
-HOWTO, TOPIC, ASK = "howto", "topic", "ask"
+HOWTO, TOPIC, ASK, MORE = "howto", "topic", "ask", "more"
 ROUTINE, ROUTINE_ENTRY = "rt", "routine"
 REMIND, REMIND_ENTRY = "rem", "remind"
 SESSION = "ses"  # the guided session: ses:<verb>:<date>:<exercise>:<set>
@@ -62,6 +62,11 @@ def howto(exercise_id: str) -> str:
 
 def topic(chunk_id: str) -> str:
     return build(TOPIC, chunk_id)
+
+
+def more(chunk_id: str) -> str:
+    """ "Tell me more": the detail, sources and related topics behind a first answer."""
+    return build(MORE, chunk_id)
 
 
 def routine(verb: str, *args: object) -> str:

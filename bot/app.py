@@ -7,10 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.answering.calibration import load_calibration
-from bot.answering.coach import Coach
+from bot.answering.coach import Coach, Understanding
+from bot.answering.conversation import Conversations
+from bot.answering.dialogue import DatabaseDialogue, MemoryDialogue
 from bot.answering.embedding import Embedder
+from bot.answering.examples import embed_examples, read_yaml
 from bot.answering.index import load_index
 from bot.answering.retrieval import Retriever
+from bot.answering.safety import SemanticSafety, safety_pairs
+from bot.answering.understanding import WORD, IntentClassifier, LanguageCheck, intent_pairs
 from bot.clock import Clock, shifted, utc_now
 from bot.coaching.flow import RoutineFlow
 from bot.coaching.guide import PictureFor, SessionGuide
@@ -30,6 +35,10 @@ class Runtime:
     retriever: Retriever
     coach: Coach
 
+    def memory_conversations(self) -> Conversations:
+        """Conversations remembered in this process only (`kneebot ask`, the eval)."""
+        return Conversations(self.coach, MemoryDialogue())
+
 
 @dataclass(frozen=True)
 class Features:
@@ -38,6 +47,7 @@ class Features:
     db: Database
     routine: RoutineFlow
     subscriptions: Subscriptions
+    conversations: Conversations
     clock: Clock
     guide: SessionGuide
     own_db: bool  # opened here, so closed here; a caller's database is the caller's to close
@@ -54,8 +64,45 @@ def build_runtime(settings: Settings, embedder: Embedder | None = None) -> Runti
     index = load_index(kb, embedder, settings.index_dir)
     retriever = Retriever(kb, index, embedder)
     calibration = load_calibration(settings.calibration_file)
-    coach = Coach(kb, retriever, Composer(settings.prompts_dir), calibration)
+    understanding = build_understanding(settings, kb, embedder, retriever)
+    coach = Coach(kb, retriever, Composer(settings.prompts_dir), calibration, understanding)
     return Runtime(kb, embedder, retriever, coach)
+
+
+def build_understanding(
+    settings: Settings, kb: KnowledgeBase, embedder: Embedder, retriever: Retriever
+) -> Understanding:
+    """Intents, warning-sign and nearby-topic examples from knowledge/*.yaml, embedded once."""
+    directory, cache = settings.knowledge_dir, settings.index_dir
+    intents = embed_examples(
+        "intents", intent_pairs(read_yaml(directory / "intents.yaml")), embedder, cache
+    )
+    warnings = embed_examples(
+        "safety", safety_pairs(read_yaml(directory / "safety_examples.yaml")), embedder, cache
+    )
+    topics = read_yaml(directory / "nearby_topics.yaml").get("topics", [])
+    nearby_pairs = [(topic["id"], example) for topic in topics for example in topic["examples"]]
+    nearby = embed_examples("nearby", nearby_pairs, embedder, cache)
+    known = {
+        word
+        for chunk in kb.chunks
+        for word in WORD.findall(" ".join([chunk.search_text, *chunk.questions]).lower())
+    }
+    questions = [
+        i for i, chunk_id in enumerate(retriever.index.rows) if kb.by_id(chunk_id).questions
+    ]
+    first_views = {retriever.index.rows.index(chunk.id) for chunk in kb.chunks}
+    rows = [i for i in questions if i not in first_views]
+    question_vectors = (
+        retriever.index.faiss_index.reconstruct_batch(rows) if rows else intents.vectors[:0]
+    )
+    return Understanding(
+        IntentClassifier(intents, question_vectors),
+        SemanticSafety(warnings, kb),
+        nearby,
+        {topic["id"]: topic for topic in topics},
+        LanguageCheck(known),
+    )
 
 
 async def open_features(
@@ -87,4 +134,5 @@ async def open_features(
         lambda user_id, day: subscriptions.logbook.record(user_id, day, "done"),
         picture_for=picture_for,
     )
-    return Features(db, routine, subscriptions, clock, guide, own_db)
+    conversations = Conversations(runtime.coach, DatabaseDialogue(db, clock))
+    return Features(db, routine, subscriptions, conversations, clock, guide, own_db)

@@ -139,19 +139,41 @@ def cmd_build_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    coach = _runtime(settings).coach
-    questions = _stdin_lines() if args.question == "-" else [args.question]
-    for question in questions:
+    runtime = _runtime(settings)
+    lines = _stdin_lines() if args.question == "-" else [args.question]
+    return asyncio.run(_ask(runtime, lines, args.json))
+
+
+async def _ask(runtime, lines: list[str], as_json: bool) -> int:
+    conversations = runtime.memory_conversations()
+    for line in lines:
+        user, question = _ask_line(line) if as_json else (None, line)
         started = time.perf_counter()
-        reply = coach.reply_sync(question)
+        if user is None:
+            reply = runtime.coach.reply_sync(question)
+        else:  # lines from the same user share context, as in a chat
+            reply = await conversations.reply(user, question)
         latency_ms = (time.perf_counter() - started) * 1000
-        if args.json:
+        if as_json:
             print(
                 json.dumps(_reply_json(question, reply, latency_ms), ensure_ascii=False), flush=True
             )
         else:
             print(reply.text, end="\n\n", flush=True)
     return 0
+
+
+def _ask_line(line: str) -> tuple[str | None, str]:
+    """A JSON line {"user": "...", "text": "..."} has a user; any other line is a question."""
+    if line.lstrip().startswith("{"):
+        try:
+            data = json.loads(line)
+        except ValueError:
+            return None, line
+        if isinstance(data, dict) and isinstance(data.get("text"), str):
+            user = data.get("user")
+            return (str(user) if user is not None else None), data["text"]
+    return None, line
 
 
 def _stdin_lines() -> list[str]:

@@ -37,6 +37,19 @@ HOWTO_INTENT = re.compile(
 WHY_INTENT = re.compile(r"\b(why|cause[sd]?|reason|what is|what's|what are|mean|normal|risk)\b")
 
 
+# Per question type (bot/answering/understanding.py), how much each kind of chunk is preferred;
+# "hub" is an overview that maps a whole area. Chosen on the dev splits.
+PREFERS: dict[str, dict[str, float]] = {
+    "cause": {"cause": 1.0, "hub": 0.5, "overview": 0.3, "exercise": -1.0},
+    "fix": {"hub": 0.6, "exercise": 0.5, "cause": 0.2, "safety": -0.5},
+    "howto": {"exercise": 1.0, "hub": -0.3},
+    "duration": {"faq": 1.0, "exercise": -0.5},
+    "frequency": {"faq": 0.6},
+    "safe": {"faq": 0.8, "exercise": -0.5},
+    "definition": {"overview": 1.0, "cause": 0.5, "exercise": -0.5, "hub": -0.3},
+}
+
+
 class Mode(StrEnum):
     DENSE = "dense"
     LEXICAL = "lexical"
@@ -50,6 +63,7 @@ class Weights:
     lexical: float = 0.9
     name: float = 0.2
     intent: float = 0.15
+    qtype: float = 0.08  # question-type preference (PREFERS), on top of the intent nudge
     red_flag: float = 0.1  # warning pages are reached by their trigger rules, not by a vague match
     bm25_half: float = 3.0  # BM25 score that maps to 0.5 after saturation
     name_floor: float = 0.85  # name similarity below this is noise, counted as 0
@@ -216,8 +230,20 @@ class Retriever:
         sign = 1.0 if howto else -1.0
         return np.where(self._is_exercise, sign, -sign).astype(np.float32)
 
-    def rank(self, prepared: str, vector: np.ndarray, mode: Mode = Mode.COMBINED) -> list[Hit]:
-        """All chunks, best first, under the given retriever mode."""
+    def prefers(self, qtype: str | None) -> np.ndarray:
+        """How much each chunk suits a question type (0 for no type)."""
+        table = PREFERS.get(qtype or "", {})
+        kinds = ["hub" if chunk.hub else chunk.kind.value for chunk in self.kb.chunks]
+        return np.array([table.get(kind, 0.0) for kind in kinds], dtype=np.float32)
+
+    def rank(
+        self,
+        prepared: str,
+        vector: np.ndarray,
+        mode: Mode = Mode.COMBINED,
+        qtype: str | None = None,
+    ) -> list[Hit]:
+        """All chunks, best first, under the given retriever mode (and question type)."""
         w = self.weights
         dense = self.dense_scores(vector)
         raw = self._lexical.scores(prepared)
@@ -234,6 +260,7 @@ class Retriever:
         total = evidence
         if mode is Mode.COMBINED:
             total = evidence + w.intent * self.intent(prepared) - w.red_flag * self._is_red_flag
+            total = total + w.qtype * self.prefers(qtype)
         order = np.argsort(-total, kind="stable")
         columns = (column[order].tolist() for column in (total, evidence, dense, lexical, name))
         chunks = [self.kb.chunks[i] for i in order.tolist()]

@@ -2,7 +2,7 @@
 
 SQLAlchemy 2 Core over an async engine; portable types only (SQLite file by default, PostgreSQL via
 KNEEBOT_DATABASE_URL). Times are stored as UTC. The schema is created by Alembic (migrations/).
-Each query family (users, profiles, schedules, deliveries, sessions) lives in its own module.
+Each query family (users, profiles, schedules, deliveries, sessions, dialogue) has its own module.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bot.config import PROJECT_ROOT, Settings
+from bot.config import RESOURCES, Settings
 from bot.storage.base import QueryFamily
 from bot.storage.checks import CheckQueries
 from bot.storage.deliveries import DeliveryQueries
+from bot.storage.dialogue import DialogueQueries
 from bot.storage.profiles import ProfileQueries
 from bot.storage.schedules import ScheduleQueries
 from bot.storage.sessions import SessionQueries
@@ -32,6 +33,7 @@ class Database(
     DeliveryQueries,
     SessionQueries,
     CheckQueries,
+    DialogueQueries,
     QueryFamily,
 ):
     """The one door to the database; every method is one short transaction."""
@@ -71,8 +73,10 @@ def alembic_config(connection: sa.Connection | None = None) -> Any:
     """The Alembic config for migrations/, optionally bound to an open connection."""
     from alembic.config import Config
 
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    # No alembic.ini here: the bot migrates itself, and an installed package ships no ini file.
+    config = Config()
+    config.set_main_option("script_location", str(RESOURCES / "migrations"))
+    config.set_main_option("path_separator", "os")
     if connection is not None:
         config.attributes["connection"] = connection
     return config

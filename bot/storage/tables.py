@@ -143,10 +143,26 @@ coaching_prefs = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
+# What the conversation is about right now, so a follow-up ("harder?") has its context on any
+# replica and after a restart. `version` grows on every write (optimistic concurrency).
+conversation_state = sa.Table(
+    "conversation_state",
+    metadata,
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.user_id"), primary_key=True),
+    sa.Column("topic", sa.String(80), nullable=True),  # chunk id of the last answer
+    sa.Column("exercise", sa.String(80), nullable=True),  # chunk id of the last exercise shown
+    sa.Column("reply_kind", sa.String(16), nullable=True),
+    sa.Column("open_question", sa.String(80), nullable=True),  # what a "yes" would accept
+    sa.Column("safety", sa.String(80), nullable=True),  # the warning sign the user described
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
 # Children first: forget_user deletes in this order so foreign keys never object.
 USER_TABLES = (
     coaching_prefs,
     self_checks,
+    conversation_state,
     session_log,
     deliveries,
     reminder_schedules,

@@ -1,7 +1,7 @@
 """Daily coaching (issue 13): how a session felt, self-checks, and reminder preferences.
 
 Revision ID: 0013
-Revises: 0001
+Revises: 0011
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013"
-down_revision: str | None = "0001"
+# Chained after issue 11's 0011 (merged into this branch); the lead re-chains at merge time.
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

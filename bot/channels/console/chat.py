@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from bot import actions
 from bot.answering.coach import Coach
+from bot.answering.conversation import Conversations
 from bot.app import Runtime, open_features
 from bot.channels.console.reminders import ConsoleReminders
 from bot.coaching.flow import RoutineFlow
@@ -34,6 +35,7 @@ class ConsoleChat:
         guide: SessionGuide | None = None,
         out: Callable[[str], None] = print,
         timer_speed: float = 1.0,
+        conversations: Conversations | None = None,
     ) -> None:
         self.coach = coach
         self.routine = routine
@@ -41,6 +43,7 @@ class ConsoleChat:
         self.guide = guide
         self.out = out  # where a countdown prints while it runs
         self.timer_speed = timer_speed
+        self.conversations = conversations
         self.choices: list[Button] = []
 
     async def handle(self, line: str) -> str:
@@ -57,7 +60,18 @@ class ConsoleChat:
             reply = await self._routine_command(line) or await self._reminder_command(line)
             return self.show(reply or self._command(line))
         asked = await self.reminders.free_text(line) if self.reminders else None
-        return self.show(asked or await self.coach.reply(line))
+        if asked is not None:
+            return self.show(asked)
+        if self.conversations is None:
+            return self.show(await self.coach.reply(line))
+        reply = await self.conversations.reply(CONSOLE_USER_ID, line)
+        if not reply.command:
+            return self.show(reply)
+        # A command said in words runs as if typed: "/remind 07:00", "/routine", "/forget".
+        command = "/" + reply.command
+        followed = await self._routine_command(command) or await self._reminder_command(command)
+        shown = self.show(followed) if followed else ""
+        return "\n\n".join(part for part in (reply.text, shown) if part)
 
     def show(self, reply: Reply) -> str:
         """Plain text plus numbered follow-ups, remembered for the next line."""
@@ -99,6 +113,8 @@ class ConsoleChat:
         tapped = actions.parse(action)
         if tapped.feature in (actions.HOWTO, actions.TOPIC):
             return self.coach.topic(tapped.verb)
+        if tapped.feature == actions.MORE:
+            return self.coach.more(tapped.verb)
         if tapped.feature == actions.ASK:
             return self.coach.info("ask.j2", group=False, username="")
         return self.coach.help()
@@ -146,6 +162,7 @@ async def run_console(runtime: Runtime, settings: Settings) -> int:
         reminders=reminders,
         guide=opened.guide,
         timer_speed=settings.timer_speed,
+        conversations=opened.conversations,
     )
     print(chat.show(runtime.coach.welcome()))
     print("\n(type /help for commands, /quit to leave)\n")

@@ -107,7 +107,11 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await send_reply(update, context, asked)
             return
     await _typing(message, context)
-    reply = await svc.coach.reply(question)
+    user_id = message.from_user.id if message.from_user else None
+    if user_id is not None and message.chat.type == ChatType.PRIVATE:
+        reply = await features(context.application).conversations.reply(user_id, question)
+    else:
+        reply = await svc.coach.reply(question)  # group chatter shares no one's context
     log.info(
         "answer update=%s %s kind=%s top=%s",
         update.update_id,
@@ -116,6 +120,25 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         reply.sources[0].id if reply.sources else "-",
     )
     await send_reply(update, context, reply)
+    if reply.command:
+        await run_command(update, context, reply.command)
+
+
+async def run_command(update: Update, context: ContextTypes.DEFAULT_TYPE, command: str) -> None:
+    """A command said in words ("remind me at 7am") runs as if its slash command was sent."""
+    from . import reminders
+
+    name, *args = command.split()
+    handlers = {
+        "remind": reminders.remind,
+        "progress": reminders.progress,
+        "forget": reminders.forget,
+    }
+    handler = handlers.get(name)
+    if handler is None or (name == "remind" and not args):
+        return  # /routine and a bare /remind are offered as buttons on the reply itself
+    context.args = args
+    await handler(update, context)
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -135,6 +158,8 @@ def button_reply(svc: Services, action: str, update: Update, bot: Bot) -> Reply:
     tapped = actions.parse(action)
     if tapped.feature in (actions.HOWTO, actions.TOPIC):
         return svc.coach.topic(tapped.verb)
+    if tapped.feature == actions.MORE:
+        return svc.coach.more(tapped.verb)
     if tapped.feature == actions.ASK:
         group = update.effective_chat is not None and update.effective_chat.type != ChatType.PRIVATE
         return template_reply(svc.coach, "ask.j2", group=group, username=bot.username)
