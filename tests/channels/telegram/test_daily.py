@@ -19,6 +19,7 @@ from bot.coaching.assessment import starter_profile
 from bot.coaching.builder import build_routine
 from bot.config import Settings
 from bot.devtools.botapi_stub import BotApiStub, Call
+from bot.knowledge import KnowledgeBase
 from bot.reminders.schedule import ALL_DAYS, WEEKDAYS
 from bot.storage.database import Database
 from tests.support.clock import FakeClock
@@ -108,21 +109,10 @@ def edited(call: Call, original: Call) -> Call:
     return Call(call.method, {**call.params}, call.status, call.result or original.result)
 
 
-async def with_starter_routine(db: Database, chat: TgChat) -> None:
-    """The user finished /routine with the starter answers (a stored routine)."""
-    routine = build_routine(starter_profile(), db_kb(), start=FRIDAY.date())
+async def todays_session(db: Database, chat: TgChat, kb: KnowledgeBase) -> Call:
+    """The user has a stored routine (the starter answers) and opens "Today's session"."""
+    routine = build_routine(starter_profile(), kb, start=FRIDAY.date())
     await db.save_profile(chat.user["id"], {}, routine.to_dict())
-
-
-def db_kb():
-    from bot.config import PROJECT_ROOT
-    from bot.knowledge import load_knowledge
-
-    return load_knowledge(PROJECT_ROOT / "knowledge")
-
-
-async def todays_session(db: Database, chat: TgChat) -> Call:
-    await with_starter_routine(db, chat)
     (routine,) = await chat.ask("/routine")
     (today,) = await chat.tap(routine, "rt:today")
     return today
@@ -136,10 +126,10 @@ def rows(call: Call) -> list[list[dict]]:
 
 
 async def test_done_from_todays_session_logs_it(
-    stub: BotApiStub, app: Application, db: Database
+    stub: BotApiStub, app: Application, db: Database, kb: KnowledgeBase
 ) -> None:
     chat = private_chat(stub)
-    today = await todays_session(db, chat)
+    today = await todays_session(db, chat, kb)
     assert "Today's session" in today.text
     for data in ("rem:done:2025-03-28", "rem:easy:2025-03-28", "rem:hard:2025-03-28"):
         assert data in today.callback_data
@@ -209,11 +199,11 @@ async def test_rest_day_notes_when_asked_for_offer_one_anyway(
 
 
 async def test_todays_session_on_a_rest_day_offers_one_anyway(
-    stub: BotApiStub, app: Application, db: Database, clock: FakeClock
+    stub: BotApiStub, app: Application, db: Database, clock: FakeClock, kb: KnowledgeBase
 ) -> None:
     clock.now = TUESDAY + timedelta(hours=6)
     chat = private_chat(stub)
-    today = await todays_session(db, chat)
+    today = await todays_session(db, chat, kb)
     assert "Rest day" in today.text and "ses:any:2025-03-25" in today.callback_data
 
 
@@ -396,10 +386,10 @@ async def test_progress_text_arrives_when_the_photo_cannot_be_sent(
 
 
 async def test_guided_session_walks_through_exercises_with_a_timer(
-    stub: BotApiStub, app: Application, db: Database
+    stub: BotApiStub, app: Application, db: Database, kb: KnowledgeBase
 ) -> None:
     chat = private_chat(stub)
-    today = await todays_session(db, chat)
+    today = await todays_session(db, chat, kb)
     step = edited(await tap_edit(chat, today, "ses:start:2025-03-28"), today)
     assert "Exercise 1 of 2: Kneeling hip flexor stretch" in step.text and "set 1 of 3" in step.text
     assert "1. " in step.text  # the steps, numbered
