@@ -5,6 +5,7 @@ ready-made and only translate their messages into calls."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.answering.calibration import load_calibration
 from bot.answering.coach import Coach, Understanding
@@ -22,6 +23,7 @@ from bot.coaching.guide import PictureFor, SessionGuide
 from bot.compose import Composer
 from bot.config import Settings
 from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.pictures import picture_for
 from bot.reminders.commands import Subscriptions
 from bot.storage.database import Database
 
@@ -132,7 +134,17 @@ async def open_features(
         composer,
         subscriptions.session_for,
         lambda user_id, day: subscriptions.logbook.record(user_id, day, "done"),
-        picture_for=picture_for,
+        picture_for=picture_for or exercise_stills(settings.index_dir),
     )
     conversations = Conversations(runtime.coach, DatabaseDialogue(db, clock))
     return Features(db, routine, subscriptions, conversations, clock, guide, own_db)
+
+
+def exercise_stills(index_dir: Path) -> PictureFor:
+    """The guided session's pictures: each exercise's drawn still, once `build-index` drew it."""
+
+    def still(exercise_id: str) -> bytes | None:
+        path = picture_for(exercise_id, animated=False, index_dir=index_dir)
+        return path.read_bytes() if path is not None else None
+
+    return still

@@ -18,6 +18,8 @@ from pydantic import (
     model_validator,
 )
 
+from bot.pictures.poses import Picture
+
 
 class KnowledgeError(Exception):
     """A knowledge file is broken; the message names the file and the field."""
@@ -122,6 +124,7 @@ class Chunk(BaseModel):
     equipment: tuple[Equipment, ...] = ()
     level: Level | None = None
     phase: Phase | None = None
+    picture: Picture | None = None  # how to draw it (bot/pictures); every exercise has one
     dosage: Dosage | None = None
     steps: tuple[str, ...] = ()
     mistakes: tuple[str, ...] = ()
@@ -244,7 +247,8 @@ def reflow(markdown: str) -> str:
 def _describe(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors():
-        field = ".".join(str(part) for part in error["loc"]) or "(file)"
+        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])
+        field = field.removeprefix(".") or "(file)"
         parts.append(f"field '{field}': {error['msg']}")
     return "; ".join(parts)
 

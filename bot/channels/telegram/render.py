@@ -24,6 +24,7 @@ from bot.answering.coach import Coach
 from bot.privacy import user_ref
 from bot.replies import Button, Reply
 
+from .pictures import send_picture
 from .services import services
 
 log = logging.getLogger(__name__)
@@ -155,15 +156,19 @@ async def send_reply(
     """Send a reply to the chat of an update (quoting the message in groups) or to a chat id."""
     chat_id, quote = _destination(target)
     group = isinstance(target, Update) and _in_group(target)
-    sent = []
     links = context.bot.username if group else None
+    markup = keyboard(reply.buttons, deep_links_to=links)
+    picture = await send_picture(context, chat_id, reply, quote, markup)
+    if picture is not None and picture.carries_text:
+        return [picture.message]
+    sent = [picture.message] if picture is not None else []
     for n, (html, markup) in enumerate(messages(reply, deep_links_to=links)):
         message = await context.bot.send_message(
             chat_id,
             html,
             parse_mode=ParseMode.HTML,
             reply_markup=markup,
-            reply_parameters=quote if n == 0 else None,
+            reply_parameters=quote if n == 0 and not sent else None,
             link_preview_options=LinkPreviewOptions(is_disabled=True),
         )
         sent.append(message)
