@@ -23,7 +23,7 @@ from bot.coaching.guide import PictureFor, SessionGuide
 from bot.compose import Composer
 from bot.config import Settings
 from bot.knowledge import KnowledgeBase, load_knowledge
-from bot.pictures import picture_for
+from bot.pictures import picture_for as drawn_picture
 from bot.reminders.commands import Subscriptions
 from bot.storage.database import Database
 
@@ -144,7 +144,7 @@ def exercise_stills(index_dir: Path) -> PictureFor:
     """The guided session's pictures: each exercise's drawn still, once `build-index` drew it."""
 
     def still(exercise_id: str) -> bytes | None:
-        path = picture_for(exercise_id, animated=False, index_dir=index_dir)
+        path = drawn_picture(exercise_id, animated=False, index_dir=index_dir)
         return path.read_bytes() if path is not None else None
 
     return still
