@@ -121,10 +121,9 @@ class SessionGuide:
     def _exercise(self, session: Session, place: Place) -> GuideStep:
         item = session.items[place.index]
         chunk = self.kb.get(item.exercise_id)
-        dosage = chunk.dosage if chunk else None
-        sets = dosage.sets if dosage else 1
+        sets = _sets(item)
         place = Place(place.day, place.anyway, place.index, min(place.set_number, sets))
-        hold = _timed_hold(item, self.kb)
+        hold = _timed_hold(item)
         buttons = []
         if hold:
             buttons.append(Button(f"⏱ Start {hold} s timer", place.action("t")))
@@ -138,7 +137,7 @@ class SessionGuide:
             count=len(session.items),
             set_number=place.set_number,
             sets=sets,
-            per_side=bool(dosage and dosage.per_side),
+            per_side="per side" in item.dosage,
         )
         picture = self.picture_for(item.exercise_id) if self.picture_for else None
         return GuideStep(reply, picture=picture)
@@ -160,9 +159,8 @@ class SessionGuide:
 
     def _timer(self, session: Session, place: Place) -> GuideStep:
         item = session.items[place.index]
-        chunk = self.kb.get(item.exercise_id)
-        sets = chunk.dosage.sets if chunk and chunk.dosage else 1
-        hold = _timed_hold(item, self.kb) or 0
+        sets = _sets(item)
+        hold = _timed_hold(item) or 0
         after = self._reply(
             "hold_done",
             self._next_buttons(session, place, sets),
@@ -195,10 +193,21 @@ class SessionGuide:
         return Reply(ReplyKind.INFO, rendered.html, rendered.text, (), tuple(buttons))
 
 
-def _timed_hold(item: SessionItem, kb: KnowledgeBase) -> int | None:
-    chunk = kb.get(item.exercise_id)
-    hold = chunk.dosage.hold_seconds if chunk and chunk.dosage else None
-    return hold if hold and hold >= MIN_TIMED_HOLD else None
+# Today's dose as the routine prescribes it (Dosage.describe: "3 × 30 s hold per side"); the
+# routine's ladder moves it away from the knowledge file's, so it is read from the session.
+SETS = re.compile(r"^(\d+) ×")
+HOLD = re.compile(r"(\d+) s hold")
+
+
+def _sets(item: SessionItem) -> int:
+    found = SETS.match(item.dosage)
+    return int(found.group(1)) if found else 1
+
+
+def _timed_hold(item: SessionItem) -> int | None:
+    found = HOLD.search(item.dosage)
+    hold = int(found.group(1)) if found else 0
+    return hold if hold >= MIN_TIMED_HOLD else None
 
 
 def _place(args: tuple[str, ...], today: dt.date) -> Place | None:

@@ -83,12 +83,13 @@ async def test_unknown_command_in_the_console_says_unknown(chat: ConsoleChat) ->
 async def test_typed_answers_and_back_in_the_console(chat: ConsoleChat, db: Database) -> None:
     intro = await chat.handle("/routine")
     await chat.handle(number_of(intro, "Start the questions"))
-    signs = await chat.handle("mild")
-    assert "Question 2 of" in signs
+    second = await chat.handle("mild")
+    assert "Question 2 of" in second
     back = await chat.handle("back")
     assert "Question 1 of" in back
     await chat.handle("1")  # "No pain", by its number
-    assert (await db.load_draft(CONSOLE_USER_ID))[0] == "signs"
+    state, answers = await db.load_draft(CONSOLE_USER_ID)
+    assert answers["pain"] == ["none"] and state != "pain"
 
 
 async def test_remind_me_in_words_and_undo_in_the_console(chat: ConsoleChat, db: Database) -> None:
@@ -105,12 +106,13 @@ async def test_guided_session_prints_a_countdown(chat: ConsoleChat, db: Database
     shown = await chat.handle("/routine")
     today = await chat.handle(number_of(shown, "Today's session"))
     step = await chat.handle(number_of(today, "▶️ Start session"))
-    assert "Exercise 1 of 2" in step
+    assert "Exercise 1 of" in step
     after = await chat.handle(number_of(step, "⏱ Start 30 s timer"))
     assert [line.split(": hold — ")[1].lower() for line in chat.printed] == [
         f"{left} s left" for left in (30, 25, 20, 15, 10, 5)
     ]
     assert "hold done" in after
-    finish = await chat.handle(number_of(after, "Next ⏭"))
-    end = await chat.handle(number_of(finish, "🏁 Finish session"))
+    while "Finish session" not in after:
+        after = await chat.handle(number_of(after, "Next ⏭"))
+    end = await chat.handle(number_of(after, "🏁 Finish session"))
     assert "Session complete" in end and "Session logged for Friday 28 March" in end

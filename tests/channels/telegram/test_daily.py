@@ -15,7 +15,7 @@ from telegram.ext import Application
 
 from bot.app import Runtime
 from bot.channels.telegram import build_application, serve
-from bot.coaching.assessment import starter_profile
+from bot.coaching.assessment import load_questionnaire, starter_profile
 from bot.coaching.builder import build_routine
 from bot.config import Settings
 from bot.devtools.botapi_stub import BotApiStub, Call
@@ -297,11 +297,31 @@ async def start_questions(chat: TgChat) -> Call:
     return await tap_edit(chat, intro, "rt:go")
 
 
+def between_pain_and_signs() -> list[tuple[str, int]]:
+    """(question id, the number of a plain answer) for questions asked after pain and before
+    signs (the age question: an adult), read from the questionnaire file."""
+    questions = load_questionnaire().questions
+    ids = [q.id.value for q in questions]
+    middle = questions[ids.index("pain") + 1 : ids.index("signs")]
+    return [(q.id.value, next(n for n, o in enumerate(q.options, 1) if not o.stop)) for q in middle]
+
+
+async def tap_to_signs(chat: TgChat, message: Call) -> Call:
+    """From the question after pain, tap plain answers up to the signs question."""
+    for question, number in between_pain_and_signs():
+        option = load_questionnaire().question(question).options[number - 1]
+        message = edited(await tap_edit(chat, message, f"rt:a:{question}:{option.id}"), message)
+    return message
+
+
 async def test_typed_answer_in_questionnaire(stub: BotApiStub, app: Application, db: Database):
     chat = private_chat(stub)
     await start_questions(chat)
     (signs,) = await chat.ask("no pain")
-    assert "Question 2 of" in signs.text and "WHAT DO YOU NOTICE" in signs.html.upper()
+    assert "Question 2 of" in signs.text
+    for _, number in between_pain_and_signs():
+        (signs,) = await chat.ask(str(number))  # an answer by its number
+    assert "WHAT DO YOU NOTICE" in signs.html.upper()
     (ticked,) = await chat.ask("2")  # the second option, by its number
     assert "Ticked so far" in ticked.text and "Knees cave in when I land or run" in ticked.text
     (kit,) = await chat.ask("done")
@@ -316,16 +336,18 @@ async def test_back_button(stub: BotApiStub, app: Application, db: Database) -> 
     chat = private_chat(stub)
     pain = await start_questions(chat)
     assert not any(data.startswith("rt:back") for data in pain.callback_data)  # the first
-    signs = edited(await tap_edit(chat, pain, "rt:a:pain:mild"), pain)
-    back = await tap_edit(chat, signs, "rt:back:signs")
+    second = edited(await tap_edit(chat, pain, "rt:a:pain:mild"), pain)
+    (back_action,) = [data for data in second.callback_data if data.startswith("rt:back:")]
+    back = await tap_edit(chat, second, back_action)
     assert "DO YOU HAVE KNEE PAIN" in back.html.upper()
-    assert (await db.load_draft(chat.user["id"]))[0] == "pain"
+    state, answers = await db.load_draft(chat.user["id"])
+    assert (state, answers["pain"]) == ("pain", ["mild"])  # the answer so far stays
 
 
 async def test_not_sure_explains_itself(stub: BotApiStub, app: Application) -> None:
     chat = private_chat(stub)
     pain = await start_questions(chat)
-    signs = edited(await tap_edit(chat, pain, "rt:a:pain:none"), pain)
+    signs = await tap_to_signs(chat, edited(await tap_edit(chat, pain, "rt:a:pain:none"), pain))
     assert "“Not sure” stands alone: ticking it clears the other ticks" in signs.text
     squat = edited(await tap_edit(chat, signs, "rt:a:signs:squat"), signs)
     unsure = edited(await tap_edit(chat, squat, "rt:a:signs:unsure"), squat)
@@ -391,7 +413,8 @@ async def test_guided_session_walks_through_exercises_with_a_timer(
     chat = private_chat(stub)
     today = await todays_session(db, chat, kb)
     step = edited(await tap_edit(chat, today, "ses:start:2025-03-28"), today)
-    assert "Exercise 1 of 2: Kneeling hip flexor stretch" in step.text and "set 1 of 3" in step.text
+    assert "Exercise 1 of " in step.text and "Kneeling hip flexor stretch" in step.text
+    sets = int(step.text.split("set 1 of ")[1][0])
     assert "1. " in step.text  # the steps, numbered
     timer_button = "ses:t:2025-03-28:0:0:1"
     since = stub.mark()
@@ -408,10 +431,12 @@ async def test_guided_session_walks_through_exercises_with_a_timer(
     assert any("25 s left" in e.text for e in edits)  # the message counted down
     hold_done = edited(ticks[0], countdown)
     set_two = edited(await tap_edit(chat, hold_done, "ses:ex:2025-03-28:0:0:2"), hold_done)
-    assert "set 2 of 3" in set_two.text
-    second = edited(await tap_edit(chat, set_two, "ses:ex:2025-03-28:0:1:1"), set_two)
-    assert "Exercise 2 of 2" in second.text and "ses:end:2025-03-28:0:0:1" in second.callback_data
-    end = await tap_edit(chat, second, "ses:end:2025-03-28:0:0:1")
+    assert f"set 2 of {sets}" in set_two.text
+    step, count = set_two, int(step.text.split("Exercise 1 of ")[1][0])
+    for number in range(2, count + 1):  # "Next ⏭" to each following exercise
+        step = edited(await tap_edit(chat, step, f"ses:ex:2025-03-28:0:{number - 1}:1"), step)
+        assert f"Exercise {number} of {count}" in step.text
+    end = await tap_edit(chat, step, "ses:end:2025-03-28:0:0:1")
     assert "Session complete" in end.text and "Session logged for Friday 28 March" in end.text
     history = await db.session_history(chat.user["id"], date(2025, 3, 1))
     assert history == {date(2025, 3, 28): "done"}
