@@ -127,6 +127,7 @@ async def open_features(
     composer = runtime.coach.composer
     routine = RoutineFlow.create(runtime.kb, composer, db, settings.knowledge_dir, clock=clock)
     subscriptions = Subscriptions(db, runtime.kb, composer, clock=clock)
+    subscriptions.logbook.on_effort = routine.report  # Too easy / Too hard move the ladder
     # The guided session logs through the reminder feature's log book; `picture_for` is the hook
     # for exercise pictures (None: steps in words only).
     guide = SessionGuide(

@@ -33,6 +33,7 @@ from bot.coaching.assessment import (
     valid_answers,
 )
 from bot.coaching.builder import Routine, build_routine
+from bot.coaching.progression import Feedback, record_feedback
 from bot.coaching.screens import ADJUSTABLE, ENTRY, RoutineScreens
 from bot.compose import Composer
 from bot.knowledge import KnowledgeBase
@@ -310,6 +311,24 @@ class RoutineFlow:
         )
         log.info("routine adjusted %s %s", user_ref(user_id), question_id)
         return Turn(self.screens.routine(rebuilt, await self._today(user_id), notice="adjusted"))
+
+    async def report(self, user_id: int, day: dt.date, effort: str) -> bool:
+        """Too easy / Too hard on a day's session: each of its exercises moves one rung of its
+        ladder up or down, and the routine is rebuilt; False without a stored routine."""
+        feedback = {"easy": Feedback.TOO_EASY, "hard": Feedback.TOO_HARD}.get(effort)
+        stored = await self._stored(user_id)
+        if feedback is None or stored is None:
+            return False
+        answers, routine = stored
+        session = routine.session_for(day, await self._training_days(user_id))
+        profile = routine.profile
+        for item in session.items:
+            profile = record_feedback(profile, item.base_id, feedback)
+        await self._rebuild(user_id, answers, routine, profile)
+        log.info(
+            "routine reported %s effort=%s items=%d", user_ref(user_id), effort, len(session.items)
+        )
+        return bool(session.items)
 
     async def _rebuild(
         self, user_id: int, answers: Answers, old: Routine, profile: Profile

@@ -37,6 +37,8 @@ class Logbook:
         self.composer = composer
         self.clock = clock
         self.stats = stats
+        # Too easy / Too hard also adjust the stored routine (wired in bot/app.py): True if it did.
+        self.on_effort: Callable[[int, date, str], Awaitable[bool]] | None = None
 
     async def record(
         self, user_id: int, day: date, status: str, effort: str | None = None
@@ -47,6 +49,9 @@ class Logbook:
             status = (await self.db.session_history(user_id, day)).get(day, status)
         log.info("session logged user=%s status=%s changed=%s", user_ref(user_id), status, changed)
         case = ("done" if status == DONE else "skipped") if changed else "again"
+        adjusted = bool(changed and effort and self.on_effort)
+        if adjusted:
+            adjusted = await self.on_effort(user_id, day, effort)
         buttons = [Button("↩️ Undo", UNDO)]
         if effort == "hard":
             buttons.append(Button("Make an exercise easier", EASE))
@@ -55,6 +60,7 @@ class Logbook:
             buttons,
             status=status,
             effort=effort if changed else None,
+            adjusted=adjusted,
             day=_label(day),
             p=await self.stats(user_id),
         )

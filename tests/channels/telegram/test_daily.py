@@ -16,7 +16,7 @@ from telegram.ext import Application
 from bot.app import Runtime
 from bot.channels.telegram import build_application, serve
 from bot.coaching.assessment import load_questionnaire, starter_profile
-from bot.coaching.builder import build_routine
+from bot.coaching.builder import Routine, build_routine
 from bot.config import Settings
 from bot.devtools.botapi_stub import BotApiStub, Call
 from bot.knowledge import KnowledgeBase
@@ -135,9 +135,15 @@ async def test_done_from_todays_session_logs_it(
         assert data in today.callback_data
     (ack,) = await chat.tap(today, "rem:hard:2025-03-28")
     assert "Session logged for Friday 28 March" in ack.text and "too hard" in ack.text
+    assert "move one step down in your routine" in ack.text
     assert "rem:undo" in ack.callback_data and "rt:hard" in ack.callback_data
     history = await db.session_history(chat.user["id"], date(2025, 3, 1))
     assert history == {date(2025, 3, 28): "done"}
+    # How it felt moves each of today's exercises one rung down the routine's ladder.
+    _, stored = await db.load_profile(chat.user["id"])
+    routine = Routine.from_dict(stored)
+    todays = {item.base_id for item in routine.session_for(date(2025, 3, 28)).items}
+    assert todays and {routine.profile.shifts.get(i) for i in todays} == {-1}
 
 
 async def test_done_yesterday_logs_yesterday(stub: BotApiStub, app: Application, db: Database):
