@@ -221,9 +221,7 @@ def _realistic_report(conversations, args: argparse.Namespace) -> str:
         parts = []
         for number, split in enumerate(splits):
             shared = number == len(splits) - 1  # the shared dev files once, after the last split
-            parts.append(
-                await realistic.evaluate(conversations.reply, split, args.verbose, shared)
-            )
+            parts.append(await realistic.evaluate(conversations.reply, split, args.verbose, shared))
         return "\n".join(parts)
 
     return asyncio.run(run())

@@ -105,6 +105,10 @@ class Speller:
         # "limping" is fine when "limp" is known: compare stems, not spellings.
         self._known = set(self._stemmer.stemWords([*self.vocabulary, *_english_words()]))
 
+    def know(self, words: set[str]) -> None:
+        """Words that are never corrected though the knowledge base lacks them ("thx", "lol")."""
+        self._known.update(self._stemmer.stemWords(sorted(words)))
+
     def correct(self, text: str) -> str:
         return WORD.sub(lambda match: self._word(match.group(0)), text)
 
@@ -277,8 +281,8 @@ class Retriever:
         elif mode is Mode.LEXICAL:
             total = evidence = lexical + w.name * name
         else:
-            evidence = text + w.lexical * lexical + w.name * name
             blended = w.questions * dense + (1 - w.questions) * text
+            evidence = blended + w.lexical * lexical + w.name * name
             total = blended + w.lexical * lexical * self._lexical_share + w.name * name
         # Intent and the red-flag discount reorder candidates; they are not evidence of a match.
         if mode is Mode.COMBINED:
