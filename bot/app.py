@@ -76,9 +76,13 @@ def build_understanding(
 ) -> Understanding:
     """Intents, warning-sign and nearby-topic examples from knowledge/*.yaml, embedded once."""
     directory, cache = settings.knowledge_dir, settings.index_dir
-    intents = embed_examples(
-        "intents", intent_pairs(read_yaml(directory / "intents.yaml")), embedder, cache
-    )
+    pairs = intent_pairs(read_yaml(directory / "intents.yaml"))
+    # Chat words ("thx", "lol") are not misspelt knee words: the speller leaves them alone.
+    chat = {
+        word for label, text in pairs if label != "question" for word in WORD.findall(text.lower())
+    }
+    retriever.speller.know(chat)
+    intents = embed_examples("intents", pairs, embedder, cache)
     warnings = embed_examples(
         "safety", safety_pairs(read_yaml(directory / "safety_examples.yaml")), embedder, cache
     )

@@ -98,6 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--calibrate", action="store_true", help="set the unknown thresholds from the dev split"
     )
+    evaluate.add_argument(
+        "--verbose", action="store_true", help="list the realistic messages answered wrongly"
+    )
     evaluate.set_defaults(handler=cmd_eval)
 
     bench = sub.add_parser("bench", help="speed and memory benchmark; prints a table, writes JSON")
@@ -211,7 +214,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from bot.answering.retrieval import Mode
 
     evaluation = _devtool("evaluation", "eval")
-    coach = _runtime(settings).coach
+    runtime = _runtime(settings)
+    coach = runtime.coach
     if args.calibrate:
         dev = evaluation.load_questions(split="dev")
         thresholds = {
@@ -228,7 +232,23 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     }
     print(f"split: {args.split}")
     print(evaluation.table(results))
+    print(_realistic_report(runtime.memory_conversations(), args))
     return 0
+
+
+def _realistic_report(conversations, args: argparse.Namespace) -> str:
+    """The realistic sets per split, with context as in a chat, and the shared dev files."""
+    realistic = _devtool("realistic", "eval")
+    splits = ["dev", "test"] if args.split == "all" else [args.split]
+
+    async def run() -> str:
+        parts = []
+        for number, split in enumerate(splits):
+            shared = number == len(splits) - 1  # the shared dev files once, after the last split
+            parts.append(await realistic.evaluate(conversations.reply, split, args.verbose, shared))
+        return "\n".join(parts)
+
+    return asyncio.run(run())
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:

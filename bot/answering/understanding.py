@@ -27,6 +27,7 @@ ANSWERS = frozenset({"affirm", "deny"})
 # A message is small talk, a follow-up or a command only when the model is this sure; otherwise it
 # is treated as a question (retrieval then decides). Chosen on the dev splits.
 MIN_PROBABILITY = 0.4
+MIN_SIMILARITY = 0.45  # cosine to the label's closest example below which it is not trusted
 C = 10.0
 
 
@@ -111,11 +112,19 @@ class IntentClassifier:
 
     def classify(self, vector: np.ndarray, prepared: str) -> Understood:
         probabilities = self.model.predict_proba(vector.reshape(1, -1))[0]
-        best = int(np.argmax(probabilities))
-        label, score = self.labels[best], float(probabilities[best])
-        return Understood(
-            label if score >= MIN_PROBABILITY else QUESTION, score, question_type(prepared)
-        )
+        # MiniLM puts any short chatty line near some example; a label is trusted only when the
+        # message is really close to one of its own examples.
+        close = self.examples.nearest(vector, 1)
+        order = np.argsort(-probabilities)
+        trusted = [
+            (self.labels[i], float(probabilities[i]))
+            for i in order
+            if self.labels[i] == QUESTION or close.get(self.labels[i], 0.0) >= MIN_SIMILARITY
+        ]
+        label, score = trusted[0] if trusted else (QUESTION, 0.0)
+        nearest = next((name for name, _ in trusted if name != QUESTION), QUESTION)
+        intent = label if score >= MIN_PROBABILITY else QUESTION
+        return Understood(intent, score, question_type(prepared), nearest)
 
 
 def intent_pairs(data: dict) -> list[tuple[str, str]]:

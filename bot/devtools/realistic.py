@@ -93,20 +93,22 @@ def correct(c: Case, reply: Reply) -> bool:
     return re.search(c.match, reply.text[:READ_CHARS], re.IGNORECASE) is not None
 
 
-async def score_messages(answer: Answer, cases: list[Case]) -> list[Scored]:
+async def score_messages(answer: Answer, cases: list[Case], name: str = "") -> list[Scored]:
     """Each message from a user of its own: no context carries over."""
     scored = []
     for number, c in enumerate(cases):
-        reply = await answer(f"eval-message-{number}", c.q)
+        reply = await answer(f"eval-message-{name}-{number}", c.q)
         scored.append(Scored(c, reply.kind.value, correct(c, reply)))
     return scored
 
 
-async def score_dialogues(answer: Answer, dialogues: list[list[Case]]) -> list[list[Scored]]:
+async def score_dialogues(
+    answer: Answer, dialogues: list[list[Case]], name: str = ""
+) -> list[list[Scored]]:
     """Each conversation turn by turn from one user, so follow-ups have their context."""
     results = []
     for number, turns in enumerate(dialogues):
-        user = f"eval-dialogue-{number}"
+        user = f"eval-dialogue-{name}-{number}"
         scored = []
         for c in turns:
             reply = await answer(user, c.q)
@@ -161,15 +163,17 @@ def failures(messages: list[Scored], dialogues: list[list[Scored]]) -> list[str]
     return lines
 
 
-async def evaluate(answer: Answer, split: str | None, verbose: bool = False) -> str:
+async def evaluate(
+    answer: Answer, split: str | None, verbose: bool = False, shared: bool = True
+) -> str:
     """The report over the realistic sets (this split) and, when present, the shared dev files."""
     sets = [("realistic " + (split or "all"), MESSAGES_FILE, DIALOGUES_FILE, split)]
-    if SHARED_MESSAGES.exists() and SHARED_DIALOGUES.exists():
+    if shared and SHARED_MESSAGES.exists() and SHARED_DIALOGUES.exists():
         sets.append(("shared real-user dev", SHARED_MESSAGES, SHARED_DIALOGUES, None))
     parts = []
     for name, messages_file, dialogues_file, chosen in sets:
-        messages = await score_messages(answer, load_messages(messages_file, chosen))
-        dialogues = await score_dialogues(answer, load_dialogues(dialogues_file, chosen))
+        messages = await score_messages(answer, load_messages(messages_file, chosen), name)
+        dialogues = await score_dialogues(answer, load_dialogues(dialogues_file, chosen), name)
         parts.append(report(name, rates(messages, dialogues)))
         if verbose:
             parts.extend(failures(messages, dialogues))

@@ -55,9 +55,10 @@ async def test_howto_question_gets_the_exercise_with_its_buttons(
 ) -> None:
     expected = await coach.reply(HOWTO_QUESTION)
     assert expected.kind is ReplyKind.HOWTO
-    [reply] = await private_chat(botapi).ask(HOWTO_QUESTION)
+    chat = private_chat(botapi)
+    [reply] = await chat.ask(HOWTO_QUESTION)
     assert_same_reply(reply, expected)
-    assert "Sources:" in reply.text
+    await assert_more_names_sources(chat, reply, coach)
 
 
 async def test_answer_names_sources_and_offers_how_to_buttons(
@@ -66,10 +67,19 @@ async def test_answer_names_sources_and_offers_how_to_buttons(
     cause = next(chunk for chunk in coach.kb.chunks if chunk.kind.value == "cause")
     expected = await coach.reply(f"{cause.title}: {cause.summary}")
     assert expected.kind is ReplyKind.ANSWER
-    [reply] = await private_chat(botapi).ask(f"{cause.title}: {cause.summary}")
+    chat = private_chat(botapi)
+    [reply] = await chat.ask(f"{cause.title}: {cause.summary}")
     assert_same_reply(reply, expected)
     assert any(data.startswith("howto:") for data in reply.callback_data)
-    assert "Sources:" in reply.text
+    await assert_more_names_sources(chat, reply, coach)
+
+
+async def assert_more_names_sources(chat, reply, coach: Coach) -> None:
+    """The first message fits a phone; "Tell me more" brings the detail and its sources."""
+    data = next(d for d in reply.callback_data if d.startswith("more:"))
+    [more] = await chat.tap(reply, data)
+    assert_same_reply(more, coach.more(data.removeprefix("more:")))
+    assert "Sources:" in more.text
 
 
 async def test_tapping_how_do_i_do_it_shows_that_exercise(
