@@ -9,6 +9,7 @@ Each test gets its own empty database (`fresh_database`), so tests never see eac
 from __future__ import annotations
 
 import glob
+import importlib.util
 import itertools
 import os
 import pwd
@@ -72,7 +73,11 @@ def server_binaries() -> Path:
     found = shutil.which("initdb")
     if found:
         return Path(os.path.realpath(found)).parent
-    for folder in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+    folders = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    spec = importlib.util.find_spec("pgserver")  # the PyPI fallback ships its own binaries
+    if spec is not None and spec.origin is not None:
+        folders.append(str(Path(spec.origin).parent / "pginstall" / "bin"))
+    for folder in folders:
         if Path(folder, "initdb").exists():
             return Path(folder)
     raise PostgresUnavailable("initdb not found: run `make pg-binaries` (installs PostgreSQL)")
