@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import date
+from types import ModuleType
 
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.answering.index import IndexUnavailable
 from bot.config import Settings, get_settings
-from bot.index import IndexUnavailable
 from bot.knowledge import KnowledgeError
 
 log = logging.getLogger("kneebot")
@@ -37,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.handler(args, settings) or 0
-    except (KnowledgeError, IndexUnavailable) as exc:
+    except (KnowledgeError, IndexUnavailable, MissingExtra) as exc:
         print(f"kneebot: {exc}", file=sys.stderr)
         return 2
 
@@ -94,14 +96,14 @@ def _quiet_libraries() -> None:
 
 
 def _runtime(settings: Settings):
-    from bot.runtime import build_runtime
+    from bot.app import build_runtime
 
     return build_runtime(settings)
 
 
 def cmd_build_index(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.embedding import MODEL_NAME, Embedder
-    from bot.index import build_index, is_current
+    from bot.answering.embedding import MODEL_NAME, Embedder
+    from bot.answering.index import build_index, is_current
     from bot.knowledge import load_knowledge
 
     kb = load_knowledge(settings.knowledge_dir)
@@ -148,7 +150,7 @@ def _reply_json(question: str, reply, latency_ms: float) -> dict:
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.channels.console import run_console
+    from bot.channels.console.chat import run_console
 
     runtime = _runtime(settings)
     try:
@@ -159,9 +161,10 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from bot import evaluation
-    from bot.retrieval import Mode
+    from bot.answering.calibration import save_calibration
+    from bot.answering.retrieval import Mode
 
+    evaluation = _devtool("evaluation", "eval")
     coach = _runtime(settings).coach
     if args.calibrate:
         dev = evaluation.load_questions(split="dev")
@@ -169,7 +172,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
             mode.value: evaluation.calibrate_unknown(evaluation.run(coach, dev, mode))
             for mode in Mode
         }
-        evaluation.save_calibration(thresholds)
+        save_calibration(thresholds, settings.calibration_file)
         coach.unknown_below = thresholds
         print(f"calibrated on {len(dev)} dev questions: {thresholds}")
     split = None if args.split == "all" else args.split
@@ -185,10 +188,25 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
-    from bot.bench import run_bench
-
-    run_bench(settings, quick=args.quick, output=Path(args.output))
+    _devtool("bench", "bench").run_bench(settings, quick=args.quick, output=Path(args.output))
     return 0
+
+
+class MissingExtra(Exception):
+    """A developer command whose optional dependencies are not installed."""
+
+
+def _devtool(module: str, command: str) -> ModuleType:
+    """A bot.devtools module; a missing dev dependency is one line saying which extra to add."""
+    try:
+        return importlib.import_module(f"bot.devtools.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("bot"):
+            raise
+        raise MissingExtra(
+            f"`kneebot {command}` needs the dev extra ({exc.name} is missing): "
+            "pip install 'kneebot[dev]'"
+        ) from None
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -213,11 +231,11 @@ def _routine_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_routine(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.assessment import AssessmentError, load_questionnaire, profile_from_options
+    from bot.coaching.assessment import AssessmentError, load_questionnaire, profile_from_options
+    from bot.coaching.builder import build_routine
+    from bot.coaching.screens import RoutineScreens, routine_json
     from bot.compose import Composer
     from bot.knowledge import load_knowledge
-    from bot.routine_replies import RoutineScreens, routine_json
-    from bot.routines import build_routine
 
     kb = load_knowledge(settings.knowledge_dir)
     try:

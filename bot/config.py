@@ -10,14 +10,6 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-# The bundled model must never be fetched from a hub at run time.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# No weight-loading progress bars in the console chat or the logs.
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -41,6 +33,9 @@ class Settings(BaseSettings):
     knowledge_dir: Path = Field(default=PROJECT_ROOT / "knowledge", alias="KNEEBOT_KNOWLEDGE_DIR")
     index_dir: Path = Field(default=PROJECT_ROOT / "index", alias="KNEEBOT_INDEX_DIR")
     prompts_dir: Path = Field(default=PROJECT_ROOT / "prompts", alias="KNEEBOT_PROMPTS_DIR")
+    calibration_file: Path = Field(
+        default=PROJECT_ROOT / "bot" / "calibration.json", alias="KNEEBOT_CALIBRATION_FILE"
+    )
 
     # auto: bfloat16 where the CPU has native support (see bot/embedding.py), else float32.
     embed_dtype: Literal["auto", "float32", "bfloat16"] = Field(
@@ -67,6 +62,17 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'kneebot.sqlite3').resolve()}"
+
+
+def use_offline_model() -> None:
+    """The one place the Hugging Face variables are set: before any model library loads."""
+    # The bundled model must never be fetched from a hub at run time.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # No weight-loading progress bars in the console chat or the logs.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
 @lru_cache(maxsize=1)

@@ -9,7 +9,8 @@ from alembic import context
 from sqlalchemy import Connection
 
 from bot.config import Settings
-from bot.storage import Database, metadata
+from bot.storage.database import Database
+from bot.storage.tables import metadata
 
 config = context.config
 target_metadata = metadata

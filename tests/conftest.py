@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from bot.answering.embedding import Embedder
+from bot.app import Runtime, build_runtime
+from bot.compose import Composer
+from bot.config import PROJECT_ROOT, Settings
+from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.storage.database import Database
+from tests.support.telegram import botapi, tg_app  # noqa: F401 — the Bot API stub fixtures
 
-from bot.config import PROJECT_ROOT, Settings  # noqa: E402
-from bot.embedding import Embedder  # noqa: E402
-from bot.runtime import Runtime, build_runtime  # noqa: E402
-from bot.storage import Database  # noqa: E402
+
+@pytest.fixture(scope="session")
+def kb() -> KnowledgeBase:
+    """The repo's knowledge base, validated once."""
+    return load_knowledge(PROJECT_ROOT / "knowledge")
+
+
+@pytest.fixture(scope="session")
+def composer() -> Composer:
+    """The repo's reply templates."""
+    return Composer(PROJECT_ROOT / "prompts")
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,9 @@ from telegram.ext import (
     filters,
 )
 
-from bot.conversation import Reply
+from bot import actions
 from bot.privacy import user_ref
+from bot.replies import Reply
 
 from .render import send_reply, template_reply
 from .services import Services, services
@@ -101,10 +102,10 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def button_reply(svc: Services, action: str, update: Update, bot: Bot) -> Reply:
     """What an action does; routine/remind land here only while those features are absent."""
-    verb, _, argument = action.partition(":")
-    if verb in ("howto", "topic"):
-        return svc.coach.topic(argument)
-    if verb == "ask":
+    tapped = actions.parse(action)
+    if tapped.feature in (actions.HOWTO, actions.TOPIC):
+        return svc.coach.topic(tapped.verb)
+    if tapped.feature == actions.ASK:
         group = update.effective_chat is not None and update.effective_chat.type != ChatType.PRIVATE
         return template_reply(svc.coach, "ask.j2", group=group, username=bot.username)
     return svc.coach.help()

@@ -21,15 +21,15 @@ from telegram.ext import (
     filters,
 )
 
+from bot.answering.coach import COMMANDS
+from bot.app import Features, Runtime, open_features
+from bot.clock import utc_now
 from bot.config import Settings
-from bot.conversation import COMMANDS
 from bot.privacy import user_ref
-from bot.runtime import Runtime
-from bot.schedule import utc_now
 
 from .ordering import PerUserOrder
 from .render import send_reply, template_reply
-from .services import SERVICES_KEY, Services, services
+from .services import FEATURES_KEY, SERVICES_KEY, Services, services
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 # after start-up (e.g. a reminder loop), and finish(application), run after the last update.
 FEATURES: tuple[str, ...] = ("routine", "reminders", "answers")
 
+OWN_FEATURES_KEY = "own_features"  # features post_init opened, so post_stop closes them
 TELEGRAM_API = "https://api.telegram.org"
 RATE_LIMIT_RETRIES = 2  # a 429 is retried after Telegram's retry_after, then given up
 
@@ -57,6 +58,7 @@ def build_application(
     runtime: Runtime,
     db: Any = None,
     clock: Callable[[], datetime] | None = None,
+    opened: Features | None = None,
 ) -> Application:
     """The Application with every feature registered; nothing touches the network yet."""
     if settings.telegram_bot_token is None:
@@ -76,6 +78,8 @@ def build_application(
     application.bot_data[SERVICES_KEY] = Services(
         settings, runtime, runtime.coach, db, clock or utc_now
     )
+    if opened is not None:  # the process opened them already (bot.app); else post_init does
+        application.bot_data[FEATURES_KEY] = opened
     application.add_handler(MessageHandler(filters.UpdateType.EDITED, drop_edit), group=-1)
     for module in feature_modules():
         module.register(application)
@@ -107,6 +111,10 @@ async def post_init(application: Application) -> None:
         await application.bot.set_my_commands(commands)
     except TelegramError as exc:
         log.warning("setMyCommands failed, the command menu may be stale: %s", exc)
+    if FEATURES_KEY not in application.bot_data:
+        svc: Services = application.bot_data[SERVICES_KEY]
+        opened = await open_features(svc.settings, svc.runtime, svc.db, svc.clock)
+        application.bot_data[FEATURES_KEY] = application.bot_data[OWN_FEATURES_KEY] = opened
     for module in feature_modules():
         await _maybe_call(module, "start", application)
 
@@ -115,6 +123,9 @@ async def post_stop(application: Application) -> None:
     """Let features stop their background work after the last update was handled."""
     for module in feature_modules():
         await _maybe_call(module, "finish", application)
+    opened = application.bot_data.pop(OWN_FEATURES_KEY, None)
+    if opened is not None:
+        await opened.close()
 
 
 async def _maybe_call(module: ModuleType, name: str, application: Application) -> None:

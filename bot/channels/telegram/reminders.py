@@ -7,30 +7,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from telegram import Bot, InlineKeyboardMarkup, InputFile, LinkPreviewOptions, Message, Update
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+from telegram.warnings import PTBDeprecationWarning
 
-from bot.conversation import Reply
+from bot import actions
 from bot.privacy import user_ref
-from bot.reminders import DispatchConfig, Dispatcher, SendFn
-from bot.schedule import shifted
-from bot.storage import CONSOLE_USER_ID, Database, Delivery, Scope
-from bot.subscriptions import FORGET_NO, FORGET_YES, ProgressReply, Subscriptions
+from bot.reminders.commands import FORGET_NO, FORGET_YES, ProgressReply, Subscriptions
+from bot.reminders.dispatcher import DispatchConfig, Dispatcher, FailureKind, SendFailure, SendFn
+from bot.replies import Reply
+from bot.storage.database import Database
+from bot.storage.records import CONSOLE_USER_ID, Delivery, Scope
 
 from .render import drop_buttons, in_private, messages, send_reply
-from .services import Services
+from .services import Services, features
 
 log = logging.getLogger(__name__)
 
 FEATURE_KEY = "reminders"
+GONE_CHAT = ("chat not found", "user is deactivated", "bot was kicked")
 NEW_MESSAGES = filters.UpdateType.MESSAGE
-BUTTONS = r"^(remind$|rem:)"
-ACK_ACTIONS = ("rem:done:", "rem:skip:", "rem:snz:")  # taps that settle a reminder message
+BUTTONS = actions.pattern(actions.REMIND, actions.REMIND_ENTRY)
+ACK_VERBS = ("done", "skip", "snz")  # taps that settle a reminder message
 PRIVATE_TEMPLATE = "reminders_private.j2"  # the pointer to the private chat, sent in groups
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 
@@ -42,7 +47,6 @@ class Feature:
     db: Database
     subscriptions: Subscriptions
     dispatcher: Dispatcher
-    own_db: bool  # created here (closed in finish) rather than handed in by the app
     task: asyncio.Task | None = None
 
 
@@ -63,16 +67,14 @@ def register(application: Application) -> None:
 
 
 async def start(application: Application) -> None:
-    """Open the database (migrated), and run the dispatcher until the application stops."""
+    """Run the dispatcher over the app's subscriptions until the application stops."""
     svc: Services = application.bot_data["services"]
-    db = svc.db or Database.from_settings(svc.settings)
-    await db.migrate()
-    clock = shifted(svc.clock, svc.settings.clock_offset_seconds)
-    subs = Subscriptions(db, svc.runtime.kb, svc.coach.composer, clock=clock)
+    opened = features(application)
+    db, subs, clock = opened.db, opened.subscriptions, opened.clock
     config = DispatchConfig.from_settings(svc.settings, scope=Scope(skip=CONSOLE_USER_ID))
     dispatcher = Dispatcher(db, make_sender(application.bot, subs), clock, config)
     subs.on_change = dispatcher.wake
-    feature = Feature(db, subs, dispatcher, own_db=svc.db is None)
+    feature = Feature(db, subs, dispatcher)
     feature.task = asyncio.create_task(dispatcher.run(), name="kneebot-reminders")
     application.bot_data[FEATURE_KEY] = feature
     log.info("reminder dispatcher started owner=%s", config.owner)
@@ -87,8 +89,6 @@ async def finish(application: Application) -> None:
         feature.task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await feature.task
-    if feature.own_db:
-        await feature.db.close()
     log.info("reminder dispatcher stopped")
 
 
@@ -110,15 +110,38 @@ class ReminderSender:
         reply = self._ready.pop(delivery.id, None) or await self.subs.reminder(delivery)
         message_id = None
         for html, markup in messages(reply):
-            message = await self.bot.send_message(
-                delivery.chat_id,
-                html,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
+            try:
+                message = await self.bot.send_message(
+                    delivery.chat_id,
+                    html,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+            except TelegramError as exc:
+                raise send_failure(exc) from exc
             message_id = message.message_id
         return message_id
+
+
+def send_failure(exc: TelegramError) -> SendFailure:
+    """python-telegram-bot's error in the dispatcher's channel-neutral terms."""
+    if isinstance(exc, RetryAfter):
+        return SendFailure(FailureKind.RATE_LIMITED, "429", retry_after=_retry_after(exc))
+    gone = isinstance(exc, BadRequest) and any(s in exc.message.lower() for s in GONE_CHAT)
+    if isinstance(exc, Forbidden) or gone:
+        return SendFailure(FailureKind.GONE, exc.message)
+    if isinstance(exc, NetworkError) and not isinstance(exc, BadRequest):
+        return SendFailure(FailureKind.RETRYABLE, str(exc))
+    return SendFailure(FailureKind.PERMANENT, repr(exc))
+
+
+def _retry_after(exc: RetryAfter) -> timedelta:
+    """Telegram's retry_after as a timedelta (PTB returns int or timedelta, by opt-in)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value if isinstance(value, timedelta) else timedelta(seconds=value)
 
 
 def make_sender(bot: Bot, subs: Subscriptions) -> SendFn:
@@ -218,7 +241,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if action == FORGET_YES:
         context.application.drop_user_data(user_id)
     result = await _feature(context).subscriptions.button(user_id, chat_id, action)
-    if action.startswith(ACK_ACTIONS):
+    if _settles(action):
         await _settle(query.message)
     elif action in (FORGET_YES, FORGET_NO):
         await drop_buttons(query)  # the choice is made: the question must not be answered twice
@@ -234,7 +257,7 @@ async def _settle(message: object) -> None:
         return
     markup = message.reply_markup
     rows = [
-        [b for b in row if not str(b.callback_data or "").startswith(ACK_ACTIONS)]
+        [b for b in row if not _settles(str(b.callback_data or ""))]
         for row in markup.inline_keyboard
     ]
     kept = InlineKeyboardMarkup([row for row in rows if row])
@@ -242,3 +265,9 @@ async def _settle(message: object) -> None:
         await message.edit_reply_markup(reply_markup=kept)
     except TelegramError as exc:
         log.info("could not settle reminder message: %s", exc)
+
+
+def _settles(action: str) -> bool:
+    """Done, Skip and Snooze settle a reminder message; its other buttons stay usable."""
+    tapped = actions.parse(action)
+    return tapped.feature == actions.REMIND and tapped.verb in ACK_VERBS

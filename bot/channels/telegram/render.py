@@ -19,8 +19,9 @@ from telegram.constants import ChatType, InlineKeyboardButtonLimit, MessageLimit
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.conversation import Button, Coach, Reply
+from bot.answering.coach import Coach
 from bot.privacy import user_ref
+from bot.replies import Button, Reply
 
 from .services import services
 

@@ -24,28 +24,26 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
+from bot import actions
+from bot.coaching.flow import RoutineFlow, Turn
 from bot.privacy import user_ref
-from bot.routine_flow import RoutineFlow, Turn
-from bot.storage import Database
 
 from .answers import acknowledge
 from .render import drop_buttons, in_private, messages, send_reply
-from .services import Services
+from .services import features
 
 log = logging.getLogger(__name__)
 
 FEATURE_KEY = "routine"
 ASKING = 0
 NEW_MESSAGES = filters.UpdateType.MESSAGE
-BUTTONS = r"^(routine$|rt:)"
-QUESTIONNAIRE_TAPS = ("rt:a:", "rt:ok:")
+BUTTONS = actions.pattern(actions.ROUTINE, actions.ROUTINE_ENTRY)
+QUESTIONNAIRE_VERBS = ("a", "ok")
 
 
 @dataclass
 class Feature:
     flow: RoutineFlow
-    db: Database
-    own_db: bool  # opened here (closed in finish) rather than handed in by the app
 
 
 def register(application: Application) -> None:
@@ -67,20 +65,8 @@ def register(application: Application) -> None:
 
 
 async def start(application: Application) -> None:
-    """Open the database (migrated) and build the flow once the application starts."""
-    svc: Services = application.bot_data["services"]
-    db = svc.db or Database.from_settings(svc.settings)
-    await db.migrate()
-    flow = RoutineFlow.create(
-        svc.runtime.kb, svc.coach.composer, db, svc.settings.knowledge_dir, clock=svc.clock
-    )
-    application.bot_data[FEATURE_KEY] = Feature(flow, db, own_db=svc.db is None)
-
-
-async def finish(application: Application) -> None:
-    feature: Feature | None = application.bot_data.pop(FEATURE_KEY, None)
-    if feature is not None and feature.own_db:
-        await feature.db.close()
+    """Take the routine flow the app built."""
+    application.bot_data[FEATURE_KEY] = Feature(features(application).routine)
 
 
 # -- handlers ---------------------------------------------------------------------------------
@@ -129,7 +115,7 @@ async def _show(
     parts = messages(turn.reply)
     if turn.replace and len(parts) == 1 and await _edit(query, *parts[0]):
         return
-    if not turn.asking and action.startswith(QUESTIONNAIRE_TAPS):
+    if not turn.asking and actions.parse(action).verb in QUESTIONNAIRE_VERBS:
         await drop_buttons(query)  # the questionnaire is over: its buttons would only confuse
     await send_reply(update, context, turn.reply)
 

@@ -14,10 +14,9 @@ from telegram import Bot, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application
 
+from bot.app import Features, Runtime, build_runtime, open_features
 from bot.config import Settings
 from bot.knowledge import load_knowledge
-from bot.runtime import build_runtime
-from bot.storage import Database
 
 from .app import api_urls, build_application
 
@@ -54,22 +53,19 @@ async def _main(settings: Settings) -> None:
     runtime = await asyncio.to_thread(build_runtime, settings)
     if stop.is_set():  # a signal arrived while the model was loading
         return
-    db = await open_database(settings)
+    opened = await open_database(settings, runtime)
     try:
-        await serve(build_application(settings, runtime, db=db), settings, stop)
+        await serve(build_application(settings, runtime, opened=opened), settings, stop)
     finally:
-        await db.close()
+        await opened.close()
 
 
-async def open_database(settings: Settings) -> Database:
-    """One database for every feature, migrated to the newest schema."""
-    db = Database.from_settings(settings)
+async def open_database(settings: Settings, runtime: Runtime) -> Features:
+    """One database for every feature, migrated once to the newest schema."""
     try:
-        await db.migrate()
+        return await open_features(settings, runtime)
     except (OSError, SQLAlchemyError) as exc:
-        await db.close()
         raise StartupError(f"cannot open the database ({type(exc).__name__}: {exc})") from None
-    return db
 
 
 def _stopper(sig: signal.Signals, stop: asyncio.Event):

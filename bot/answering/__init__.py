@@ -1,0 +1,1 @@
+"""Answering questions: understanding, safety, retrieval over the index, the coach."""

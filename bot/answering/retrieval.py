@@ -1,0 +1,245 @@
+"""Find the chunks that answer a question: dense (FAISS), lexical (BM25) and name matching."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cached_property
+
+import bm25s
+import numpy as np
+import Stemmer
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import DamerauLevenshtein
+
+from bot.answering.embedding import Embedder, bundled_model_path
+from bot.answering.index import SearchIndex
+from bot.knowledge import Chunk, Kind, KnowledgeBase
+
+WORD = re.compile(r"[a-z0-9]+(?:['-][a-z]+)*")
+# Words that ask a question rather than name a topic; left out of name matching.
+FILLER = frozenset(bm25s.stopwords.STOPWORDS_EN_PLUS) | {
+    "please", "exercise", "exercises", "perform", "properly", "correctly", "tell", "show",
+    "explain", "give", "need", "want", "would", "could", "good", "best",
+    "way", "ways", "get", "make", "thing", "things", "help", "helps",
+}  # fmt: skip
+
+
+# Asking for a movement to do, or asking why/what: nudges exercise chunks up or down.
+HOWTO_INTENT = re.compile(
+    r"\b(exercises?|stretch(es|ing)?|drills?|workouts?|moves?|strengthen\w*|activate|"
+    r"how (do|can|should) i (do|perform|improve|fix|increase|loosen|stretch|strengthen)|"
+    r"how to (do|perform)|progress(ion)?|"
+    r"next step|harder|easier|loosen|mobili[sz]\w*|roll(ing)? out)\b"
+)
+WHY_INTENT = re.compile(r"\b(why|cause[sd]?|reason|what is|what's|what are|mean|normal|risk)\b")
+
+
+class Mode(StrEnum):
+    DENSE = "dense"
+    LEXICAL = "lexical"
+    COMBINED = "combined"
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How the three signals add up, chosen on the dev split of the eval (`kneebot eval`)."""
+
+    lexical: float = 0.9
+    name: float = 0.2
+    intent: float = 0.15
+    red_flag: float = 0.1  # warning pages are reached by their trigger rules, not by a vague match
+    bm25_half: float = 3.0  # BM25 score that maps to 0.5 after saturation
+    name_floor: float = 0.85  # name similarity below this is noise, counted as 0
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: Chunk
+    score: float  # what ranks the hits
+    evidence: float  # how well the text matches, without intent: decides "not covered"
+    dense: float
+    lexical: float
+    name: float
+
+
+def normalise(text: str) -> str:
+    """NFKC, lower case, control characters dropped, whitespace collapsed."""
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    return " ".join(text.lower().split())
+
+
+class Speller:
+    """Corrects words the knowledge base does not know to the nearest word it does.
+
+    A word that is a known English word (a whole word in the model's own vocabulary) is never
+    "corrected", so off-topic questions are not bent into on-topic ones.
+    """
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        words: set[str] = set()
+        for chunk in kb.chunks:
+            fields = [chunk.search_text, *chunk.muscles, *chunk.tags, *chunk.steps, *chunk.triggers]
+            words.update(WORD.findall(" ".join(fields).lower()))
+        self.vocabulary = sorted(word for word in words if len(word) >= 3)
+        self._stemmer = Stemmer.Stemmer("english")
+        # "limping" is fine when "limp" is known: compare stems, not spellings.
+        self._known = set(self._stemmer.stemWords([*self.vocabulary, *_english_words()]))
+
+    def correct(self, text: str) -> str:
+        return WORD.sub(lambda match: self._word(match.group(0)), text)
+
+    def _word(self, word: str) -> str:
+        if len(word) < 3 or word.isdigit() or self._stemmer.stemWord(word) in self._known:
+            return word
+        allowed = 1 if len(word) <= 5 else 2
+        best = process.extractOne(
+            word, self.vocabulary, scorer=DamerauLevenshtein.distance, score_cutoff=allowed
+        )
+        return best[0] if best else word
+
+
+def _english_words() -> set[str]:
+    vocab = (bundled_model_path() / "vocab.txt").read_text(encoding="utf-8").split()
+    return {token for token in vocab if token.isalpha()}
+
+
+BM25_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s.tokenize's default token pattern
+BM25_STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN)
+
+
+class LexicalIndex:
+    """BM25 over each chunk's search text, with English stemming."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self._stemmer = Stemmer.Stemmer("english")
+        corpus = [
+            " ".join([chunk.search_text, *chunk.aliases, *chunk.tags, *chunk.muscles])
+            for chunk in kb.chunks
+        ]
+        self._bm25 = bm25s.BM25()
+        self._bm25.index(self._tokens(corpus), show_progress=False)
+
+    def _tokens(self, texts: list[str]) -> list[list[str]]:
+        return bm25s.tokenize(texts, stemmer=self._stemmer, return_ids=False, show_progress=False)
+
+    def query_tokens(self, text: str) -> list[str]:
+        """bm25s.tokenize's defaults for one text, without its per-call progress-bar set-up."""
+        words = BM25_TOKEN.findall(text.lower())
+        return self._stemmer.stemWords([w for w in words if w not in BM25_STOPWORDS])
+
+    def scores(self, text: str) -> np.ndarray:
+        tokens = self.query_tokens(text)
+        if not tokens:
+            return np.zeros(self._bm25.scores["num_docs"], dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+
+
+class NameMatcher:
+    """How closely the question's topic words match a chunk's title or aliases (0–1)."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self._names: list[str] = []
+        self._owner: list[int] = []
+        for position, chunk in enumerate(kb.chunks):
+            for name in (chunk.title, *chunk.aliases):
+                self._names.append(content_words(normalise(name)))
+                self._owner.append(position)
+        self._count = len(kb.chunks)
+
+    def scores(self, text: str) -> np.ndarray:
+        best = np.zeros(self._count, dtype=np.float32)
+        topic = content_words(text)
+        if not topic:
+            return best
+        matrix = process.cdist([topic], self._names, scorer=fuzz.token_sort_ratio)[0]
+        np.maximum.at(best, self._owner, matrix.astype(np.float32) / 100.0)
+        return best
+
+
+def content_words(text: str) -> str:
+    """The topic words of a text; hyphens split, so "q angle" and "Q-angle" compare equal."""
+    return " ".join(word for word in WORD.findall(text.replace("-", " ")) if word not in FILLER)
+
+
+class Retriever:
+    """Ranks chunks for a question; `rank` is pure given the question's vector."""
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        index: SearchIndex,
+        embedder: Embedder,
+        weights: Weights | None = None,
+    ) -> None:
+        self.kb = kb
+        self.index = index
+        self.embedder = embedder
+        self.weights = weights or Weights()
+        self.speller = Speller(kb)
+        self._lexical = LexicalIndex(kb)
+        self._names = NameMatcher(kb)
+        self._position = {chunk.id: position for position, chunk in enumerate(kb.chunks)}
+
+    @cached_property
+    def _row_positions(self) -> np.ndarray:
+        return np.array([self._position[chunk_id] for chunk_id in self.index.rows])
+
+    @cached_property
+    def _is_exercise(self) -> np.ndarray:
+        return np.array([chunk.kind is Kind.EXERCISE for chunk in self.kb.chunks])
+
+    @cached_property
+    def _is_red_flag(self) -> np.ndarray:
+        return np.array([bool(chunk.triggers) for chunk in self.kb.chunks], dtype=np.float32)
+
+    def prepare(self, text: str) -> str:
+        """The text that is embedded and matched: normalised and spell-corrected."""
+        return self.speller.correct(normalise(text))
+
+    def dense_scores(self, vector: np.ndarray) -> np.ndarray:
+        """Best cosine similarity over each chunk's views."""
+        scores, rows = self.index.search(vector.reshape(1, -1), len(self.index.rows))
+        best = np.full(len(self.kb.chunks), -1.0, dtype=np.float32)
+        np.maximum.at(best, self._row_positions[rows[0]], scores[0])
+        return best
+
+    def intent(self, prepared: str) -> np.ndarray:
+        """+1 for chunks of the kind the question asks for, -1 against, 0 when unclear."""
+        howto = bool(HOWTO_INTENT.search(prepared))
+        why = bool(WHY_INTENT.search(prepared))
+        if howto == why:
+            return np.zeros(len(self.kb.chunks), dtype=np.float32)
+        sign = 1.0 if howto else -1.0
+        return np.where(self._is_exercise, sign, -sign).astype(np.float32)
+
+    def rank(self, prepared: str, vector: np.ndarray, mode: Mode = Mode.COMBINED) -> list[Hit]:
+        """All chunks, best first, under the given retriever mode."""
+        w = self.weights
+        dense = self.dense_scores(vector)
+        raw = self._lexical.scores(prepared)
+        lexical = raw / (raw + w.bm25_half)
+        name = self._names.scores(prepared)
+        name = np.where(name >= w.name_floor, name, 0.0)
+        if mode is Mode.DENSE:
+            evidence = dense
+        elif mode is Mode.LEXICAL:
+            evidence = lexical + w.name * name
+        else:
+            evidence = dense + w.lexical * lexical + w.name * name
+        # Intent and the red-flag discount reorder candidates; they are not evidence of a match.
+        total = evidence
+        if mode is Mode.COMBINED:
+            total = evidence + w.intent * self.intent(prepared) - w.red_flag * self._is_red_flag
+        order = np.argsort(-total, kind="stable")
+        columns = (column[order].tolist() for column in (total, evidence, dense, lexical, name))
+        chunks = [self.kb.chunks[i] for i in order.tolist()]
+        return [Hit(chunk, *values) for chunk, *values in zip(chunks, *columns, strict=True)]
+
+    def search(self, text: str, mode: Mode = Mode.COMBINED) -> list[Hit]:
+        """Blocking convenience: prepare, encode, rank."""
+        prepared = self.prepare(text)
+        return self.rank(prepared, self.embedder.encode([prepared])[0], mode)

@@ -1,0 +1,78 @@
+"""Red flags: messages that must be routed to a professional before anything else."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import Stemmer
+
+from bot.answering.retrieval import Hit
+from bot.knowledge import Chunk, KnowledgeBase
+
+WORD = re.compile(r"[a-z0-9]+")  # hyphens and apostrophes split: "knock-kneed" -> knock, kneed
+
+# Ways of saying "cannot" / "will not", folded so one trigger word covers them all.
+NEGATIONS = (
+    (re.compile(r"\b(can ?not|can'?t|unable to|not able to)\b"), "cannot"),
+    (re.compile(r"\b(won'?t|will not|doesn'?t|does not)\b"), "wont"),
+)
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A red-flag rule from a safety chunk: every group must have one of its words in the message.
+
+    Written in the knowledge file as words separated by spaces, alternatives by '|':
+    "pop|popped swell|swollen" matches "it popped and swelled up" but not "pop music".
+    Words match in any form ("swell" matches "swelling"); a word written "=locked" matches
+    only itself, for when the base form means something else ("lock your knees" is a cue).
+    """
+
+    groups: tuple[frozenset[str], ...]
+    chunk: Chunk
+
+    def matches(self, stems: set[str]) -> bool:
+        return all(group & stems for group in self.groups)
+
+
+class SafetyCheck:
+    """Finds the red-flag chunk a message matches, if any; checked before retrieval answers."""
+
+    def __init__(self, kb: KnowledgeBase, dense_threshold: float = 0.85) -> None:
+        self._stemmer = Stemmer.Stemmer("english")
+        self.dense_threshold = dense_threshold
+        self.triggers = [
+            Trigger(self._groups(rule), chunk) for chunk in kb.chunks for rule in chunk.triggers
+        ]
+
+    def _groups(self, rule: str) -> tuple[frozenset[str], ...]:
+        return tuple(frozenset(map(self._word, group.split("|"))) for group in rule.split())
+
+    def _word(self, word: str) -> str:
+        return word if word.startswith("=") else self._stemmer.stemWord(word)
+
+    def stems(self, prepared: str) -> set[str]:
+        """The message's word stems, plus its exact words marked with '='."""
+        for pattern, canonical in NEGATIONS:
+            prepared = pattern.sub(canonical, prepared)
+        words = WORD.findall(prepared)
+        return set(self._stemmer.stemWords(words)) | {f"={word}" for word in words}
+
+    def red_flag(self, texts: list[str], hits: list[Hit]) -> Chunk | None:
+        """The red-flag chunk a message matches by a trigger rule, or by meaning.
+
+        `texts` are the message as typed and as spell-corrected: a rule may match either.
+        Among several matching chunks, the one retrieval ranks higher is the better fit.
+        """
+        stems = set().union(*(self.stems(text) for text in texts))
+        matched = {trigger.chunk.id for trigger in self.triggers if trigger.matches(stems)}
+        if matched:
+            return next(hit.chunk for hit in hits if hit.chunk.id in matched)
+        return self._by_meaning(hits)
+
+    def _by_meaning(self, hits: list[Hit]) -> Chunk | None:
+        """A message very close in meaning to a red-flag chunk's own text."""
+        flagged = [hit for hit in hits if hit.chunk.triggers]
+        best = max(flagged, key=lambda hit: hit.dense, default=None)
+        return best.chunk if best and best.dense >= self.dense_threshold else None

@@ -1,0 +1,134 @@
+"""The console chat (`kneebot chat`): a thin channel over the conversation core, no token needed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import Callable
+
+from bot import actions
+from bot.answering.coach import Coach
+from bot.app import Runtime, open_features
+from bot.channels.console.reminders import ConsoleReminders
+from bot.coaching.flow import RoutineFlow
+from bot.config import Settings
+from bot.replies import Button, Reply
+from bot.storage.records import CONSOLE_USER_ID
+
+PROMPT = "you> "
+
+
+class ConsoleChat:
+    """Turns lines of input into replies; buttons become numbered choices."""
+
+    def __init__(
+        self,
+        coach: Coach,
+        routine: RoutineFlow | None = None,
+        reminders: ConsoleReminders | None = None,
+    ) -> None:
+        self.coach = coach
+        self.routine = routine
+        self.reminders = reminders
+        self.choices: list[Button] = []
+
+    async def handle(self, line: str) -> str:
+        """The text to print for one line of input."""
+        line = line.strip()
+        if not line:
+            return ""
+        if line.isdigit() and self.choices:
+            return await self._choose(int(line))
+        if line.startswith("/"):
+            reply = await self._routine_command(line) or await self._reminder_command(line)
+            return self.show(reply or self._command(line))
+        return self.show(await self.coach.reply(line))
+
+    def show(self, reply: Reply) -> str:
+        """Plain text plus numbered follow-ups, remembered for the next line."""
+        self.choices = list(reply.buttons)
+        lines = [reply.text]
+        if self.choices:
+            lines.append("")
+            lines += [f"  [{n}] {b.label}" for n, b in enumerate(self.choices, start=1)]
+            lines.append("  (type a number to choose)")
+        return "\n".join(lines)
+
+    async def _choose(self, number: int) -> str:
+        if not 1 <= number <= len(self.choices):
+            return f"Please pick a number between 1 and {len(self.choices)}."
+        action = self.choices[number - 1].action
+        if self.routine is not None and self.routine.handles(action):
+            return self.show((await self.routine.tap(CONSOLE_USER_ID, action)).reply)
+        reply = await self.reminders.tap(action) if self.reminders else None
+        return self.show(reply or self.action(action))
+
+    def action(self, action: str) -> Reply:
+        """What a tapped button does; the same actions as the Telegram channel."""
+        tapped = actions.parse(action)
+        if tapped.feature in (actions.HOWTO, actions.TOPIC):
+            return self.coach.topic(tapped.verb)
+        if tapped.feature == actions.ASK:
+            return self.coach.info("ask.j2", group=False, username="")
+        return self.coach.help()
+
+    async def _routine_command(self, line: str) -> Reply | None:
+        """/routine and /cancel go to the routine flow (the same one Telegram uses)."""
+        command = line.split()[0][1:].lower()
+        if self.routine is None or command not in ("routine", "cancel"):
+            return None
+        step = self.routine.open if command == "routine" else self.routine.cancel
+        return (await step(CONSOLE_USER_ID)).reply
+
+    async def _reminder_command(self, line: str) -> Reply | None:
+        """/remind, /reminders, /timezone, /stop, /progress and /forget (as on Telegram)."""
+        return await self.reminders.command(line) if self.reminders else None
+
+    def _command(self, line: str) -> Reply:
+        command = line.split()[0][1:].lower()
+        handlers: dict[str, Callable[[], Reply]] = {
+            "start": self.coach.welcome,
+            "help": self.coach.help,
+        }
+        return handlers.get(command, self.coach.help)()
+
+
+async def run_console(runtime: Runtime, settings: Settings) -> int:
+    """Read lines until EOF or /quit; reply to each."""
+    opened = await open_features(settings, runtime)
+    reminders = ConsoleReminders(opened.subscriptions, settings)
+    chat = ConsoleChat(runtime.coach, routine=opened.routine, reminders=reminders)
+    print(chat.show(runtime.coach.welcome()))
+    print("\n(type /help for commands, /quit to leave)\n")
+    # Reminders fire while the session is open, printed between prompts.
+    dispatcher = reminders.dispatcher(
+        lambda reply: print(f"\n{chat.show(reply)}\n\n{PROMPT}", end="")
+    )
+    ticking = asyncio.create_task(dispatcher.run())
+    try:
+        return await _chat_loop(chat)
+    finally:
+        ticking.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticking
+        await opened.close()
+
+
+async def _chat_loop(chat: ConsoleChat) -> int:
+    loop = asyncio.get_running_loop()
+    while True:
+        line = await loop.run_in_executor(None, _read_line)
+        if line is None or line.strip().lower() in ("/quit", "/exit"):
+            print("Bye — look after your knees.")
+            return 0
+        output = await chat.handle(line)
+        if output:
+            print(output, end="\n\n", flush=True)
+
+
+def _read_line() -> str | None:
+    try:
+        return input(PROMPT) if sys.stdin.isatty() else (sys.stdin.readline() or None)
+    except EOFError:
+        return None

@@ -1,0 +1,1 @@
+"""Coaching: the self-assessment, the routine builder and the questionnaire flow."""

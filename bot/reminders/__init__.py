@@ -1,0 +1,1 @@
+"""Daily reminders: schedules, the dispatcher, commands and progress."""

@@ -1,0 +1,38 @@
+"""What every channel renders: a reply's kind, its text twice (HTML and plain), sources, buttons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class ReplyKind(StrEnum):
+    ANSWER = "answer"
+    HOWTO = "howto"
+    SAFETY = "safety"
+    UNKNOWN = "unknown"
+    INFO = "info"  # welcome and help texts
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    title: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Button:
+    """A follow-up the user can tap; `action` is short and channel-neutral ('howto:clamshell')."""
+
+    label: str
+    action: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    kind: ReplyKind
+    html: str
+    text: str
+    sources: tuple[Source, ...] = ()
+    buttons: tuple[Button, ...] = field(default=())

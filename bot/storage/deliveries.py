@@ -1,0 +1,202 @@
+"""Deliveries: claiming due reminders atomically and recording each outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from bot.storage.base import QueryFamily
+from bot.storage.base import utc_now as _now
+from bot.storage.records import (
+    CLAIMED,
+    EVERYONE,
+    PENDING,
+    SENDING,
+    UNKNOWN,
+    Delivery,
+    Outcome,
+    PlannedDelivery,
+    Scope,
+)
+from bot.storage.schedules import _planned_row
+from bot.storage.tables import UTCDateTime, _as_utc, deliveries, reminder_schedules
+
+
+class DeliveryQueries(QueryFamily):
+    async def add_delivery(self, planned: PlannedDelivery) -> bool:
+        """Queue one extra delivery (a snooze); False if that slot was already queued."""
+        async with self.engine.begin() as conn:
+            insert = self._insert(deliveries).on_conflict_do_nothing(
+                index_elements=["user_id", "local_date", "slot"]
+            )
+            try:
+                result = await conn.execute(insert, [_planned_row(planned, _now())])
+            except sa.exc.IntegrityError:
+                return False  # the user was forgotten meanwhile
+        return bool(result.rowcount)
+
+    async def has_delivery(self, user_id: int, local_date: date, slot: str = "daily") -> bool:
+        """Whether a delivery for that local date and slot was already queued (or sent)."""
+        query = sa.select(deliveries.c.id).where(
+            deliveries.c.user_id == user_id,
+            deliveries.c.local_date == local_date,
+            deliveries.c.slot == slot,
+        )
+        async with self.engine.connect() as conn:
+            return (await conn.execute(query)).first() is not None
+
+    async def get_delivery(self, delivery_id: int) -> Delivery | None:
+        query = sa.select(*_delivery_columns()).where(deliveries.c.id == delivery_id)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return Delivery(**row._mapping) if row else None
+
+    async def claim_deliveries(
+        self,
+        owner: str,
+        now: datetime,
+        limit: int,
+        stale_before: datetime,
+        scope: Scope = EVERYONE,
+    ) -> list[Delivery]:
+        """Atomically take up to `limit` due deliveries (a conditional UPDATE … RETURNING).
+
+        Pending rows are due when due_at <= now; rows another process claimed but never started
+        (claimed before `stale_before`) are taken over. Two processes never get the same row.
+        """
+        claimable = sa.and_(
+            sa.or_(
+                sa.and_(deliveries.c.status == PENDING, deliveries.c.due_at <= now),
+                sa.and_(deliveries.c.status == CLAIMED, deliveries.c.claimed_at < stale_before),
+            ),
+            scope.clause(deliveries.c.user_id),
+        )
+        candidates = (
+            sa.select(deliveries.c.id)
+            .where(claimable)
+            .order_by(deliveries.c.due_at, deliveries.c.id)
+            .limit(limit)
+        )
+        # The outer WHERE repeats the condition so a row taken meanwhile is skipped (PostgreSQL
+        # re-checks it on the locked row; SQLite serialises writers).
+        query = (
+            sa.update(deliveries)
+            .where(deliveries.c.id.in_(candidates.scalar_subquery()), claimable)
+            .values(status=CLAIMED, claimed_by=owner, claimed_at=now)
+            .returning(*_delivery_columns())
+        )
+        async with self.engine.begin() as conn:
+            rows = (await conn.execute(query)).all()
+        return sorted((Delivery(**row._mapping) for row in rows), key=lambda d: (d.due_at, d.id))
+
+    async def mark_sending(self, delivery_ids: Sequence[int], owner: str) -> set[int]:
+        """Record that these sends are starting; returns the ids still ours (send only those)."""
+        if not delivery_ids:
+            return set()
+        query = (
+            sa.update(deliveries)
+            .where(
+                deliveries.c.id.in_(list(delivery_ids)),
+                deliveries.c.status == CLAIMED,
+                deliveries.c.claimed_by == owner,
+            )
+            .values(status=SENDING, attempts=deliveries.c.attempts + 1)
+            .returning(deliveries.c.id)
+        )
+        async with self.engine.begin() as conn:
+            return set((await conn.execute(query)).scalars())
+
+    async def finish(self, outcomes: Iterable[Outcome], owner: str) -> None:
+        """Record the outcome of sends; a retry puts the row back in the queue at its due_at."""
+        params = [_outcome_params(outcome, _now()) for outcome in outcomes]
+        if not params:
+            return
+        query = (
+            sa.update(deliveries)
+            .where(
+                deliveries.c.id == sa.bindparam("b_id"),
+                deliveries.c.claimed_by == owner,
+            )
+            .values(
+                status=sa.bindparam("b_status"),
+                message_id=sa.bindparam("b_message_id"),
+                last_error=sa.bindparam("b_error"),
+                due_at=sa.func.coalesce(
+                    sa.bindparam("b_due_at", type_=UTCDateTime), deliveries.c.due_at
+                ),
+                finished_at=sa.bindparam("b_finished_at", type_=UTCDateTime),
+            )
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(query, params)
+
+    async def release(self, delivery_ids: Sequence[int], owner: str) -> None:
+        """Hand claimed-but-unsent rows back to the queue (on a clean shutdown)."""
+        if not delivery_ids:
+            return
+        query = (
+            sa.update(deliveries)
+            .where(
+                deliveries.c.id.in_(list(delivery_ids)),
+                deliveries.c.claimed_by == owner,
+                deliveries.c.status == CLAIMED,
+            )
+            .values(status=PENDING, claimed_by=None, claimed_at=None)
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(query)
+
+    async def abandon_stale_sends(
+        self, stale_before: datetime, scope: Scope = EVERYONE
+    ) -> list[Delivery]:
+        """Rows left 'sending' by a crashed process: maybe sent, so never resent; marked unknown."""
+        query = (
+            sa.update(deliveries)
+            .where(deliveries.c.status == SENDING, deliveries.c.claimed_at < stale_before)
+            .where(scope.clause(deliveries.c.user_id))
+            .values(status=UNKNOWN, finished_at=_now())
+            .returning(*_delivery_columns())
+        )
+        async with self.engine.begin() as conn:
+            rows = (await conn.execute(query)).all()
+        return [Delivery(**row._mapping) for row in rows]
+
+    async def next_due(self, scope: Scope = EVERYONE) -> datetime | None:
+        """The earliest moment anything is due: a schedule's next fire or a queued delivery."""
+        fire = sa.select(sa.func.min(reminder_schedules.c.next_fire_at)).where(
+            reminder_schedules.c.enabled, scope.clause(reminder_schedules.c.user_id)
+        )
+        queued = sa.select(sa.func.min(deliveries.c.due_at)).where(
+            deliveries.c.status == PENDING, scope.clause(deliveries.c.user_id)
+        )
+        async with self.engine.connect() as conn:
+            times = [(await conn.execute(q)).scalar_one_or_none() for q in (fire, queued)]
+        # min() over the column loses the column type on some backends: read it back as UTC.
+        found = [_as_utc(value) for value in times if value is not None]
+        return min(found) if found else None
+
+    async def delivery_counts(self) -> dict[str, int]:
+        """Rows per status (for the benchmark and operators)."""
+        query = sa.select(deliveries.c.status, sa.func.count()).group_by(deliveries.c.status)
+        async with self.engine.connect() as conn:
+            return {status: n for status, n in (await conn.execute(query)).all()}
+
+
+def _delivery_columns() -> list[sa.Column]:
+    names = ("id", "user_id", "chat_id", "local_date", "slot", "fire_at", "due_at", "status")
+    return [deliveries.c[name] for name in names] + [deliveries.c.attempts]
+
+
+def _outcome_params(outcome: Outcome, now: datetime) -> dict[str, Any]:
+    retry = outcome.due_at is not None
+    return {
+        "b_id": outcome.delivery_id,
+        "b_status": PENDING if retry else outcome.status,
+        "b_message_id": outcome.message_id,
+        "b_error": (outcome.error or "")[:200] or None,
+        "b_due_at": outcome.due_at,
+        "b_finished_at": None if retry else now,
+    }

@@ -1,0 +1,56 @@
+"""Red flags are caught in many phrasings; everyday training questions are not alarmed."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.replies import ReplyKind
+
+RED_FLAGS = [
+    ("my knee locked and I can't straighten it", "red-flags-injury"),
+    ("it popped when I landed and swelled up within an hour", "red-flags-injury"),
+    ("knee keeps giving way on the stairs", "red-flags-injury"),
+    ("I cannot put weight on my leg since the fall", "red-flags-injury"),
+    ("my knee is hot, red and swollen", "red-flags-medical"),
+    ("I've had a fever since my knee started hurting", "red-flags-medical"),
+    ("pins and needles in my foot after squats", "red-flags-medical"),
+    ("the pain wakes me up at night", "red-flags-medical"),
+    ("my calf is swollen after a long flight", "red-flags-medical"),
+    ("my son limps and his knock knees are getting worse", "red-flags-children"),
+    ("I injured my knee last week, can I do the exercises?", "red-flags-injury"),
+    ("I twisted my knee playing football and it hurts", "red-flags-injury"),
+    ("my knee hurts after an injury", "red-flags-injury"),
+    ("knee pain at rest", "red-flags-medical"),
+    ("my knee hurts even when I sit still", "red-flags-medical"),
+]
+
+EVERYDAY = [
+    "can I lock my knees during a wall sit?",
+    "should I rest between sets?",
+    "my knees cave in more when I'm tired",
+    "my quads are sore after wall sits",
+    "how long should I hold a stretch?",
+    "do flat feet cause knock knees?",
+    "should I rest if my knee hurts a little after squats?",
+    "does knee valgus increase injury risk?",
+    "my knees fall inward when I squat",
+]
+
+
+@pytest.mark.parametrize(("text", "chunk_id"), RED_FLAGS)
+async def test_red_flag_routes_to_a_professional(coach, text, chunk_id):
+    reply = await coach.reply(text)
+    assert reply.kind is ReplyKind.SAFETY
+    assert reply.sources[0].id == chunk_id
+    assert reply.buttons == ()
+
+
+@pytest.mark.parametrize("text", EVERYDAY)
+async def test_everyday_question_is_not_alarmed(coach, text):
+    reply = await coach.reply(text)
+    assert reply.kind is not ReplyKind.SAFETY
+
+
+def test_exact_words_do_not_match_other_forms(coach):
+    stems = coach.safety.stems("should i lock my knees")
+    assert "=lock" in stems and "=locked" not in stems

@@ -1,0 +1,212 @@
+"""Storage on a real SQLite file: migrations, the profile API, the atomic claim, /forget."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from bot.config import Settings
+from bot.storage.database import Database
+from bot.storage.records import (
+    CLAIMED,
+    DONE,
+    PENDING,
+    SENT,
+    SKIPPED,
+    UNKNOWN,
+    Outcome,
+    PlannedDelivery,
+    ScheduleMove,
+    Scope,
+)
+from bot.storage.tables import USER_TABLES, metadata
+
+NOW = datetime(2025, 6, 2, 7, 30, tzinfo=UTC)
+
+
+async def queue(db: Database, user_id: int, day: date, due: datetime = NOW) -> None:
+    """A due daily delivery for a user, through the same path the planner uses."""
+    await db.save_schedule(user_id, user_id, "07:30", 127, due, day)
+    planned = PlannedDelivery(user_id, user_id, day, "daily", due)
+    await db.plan([(planned, ScheduleMove(user_id, due, due + timedelta(days=1), day))])
+
+
+async def test_the_data_dir_is_created_and_migrating_twice_is_harmless(tmp_path: Path) -> None:
+    data_dir = tmp_path / "nested" / "data"
+    database = Database.from_settings(Settings(KNEEBOT_DATA_DIR=data_dir))
+    await database.migrate()
+    await database.migrate()
+    await database.close()
+    assert (data_dir / "kneebot.sqlite3").is_file()
+
+
+async def test_the_migration_creates_exactly_the_declared_schema(db: Database) -> None:
+    def differences(connection: sa.Connection) -> list:
+        return compare_metadata(MigrationContext.configure(connection), metadata)
+
+    async with db.engine.connect() as conn:
+        assert await conn.run_sync(differences) == []
+        version = (await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).one()
+    assert version[0] == "0001"
+
+
+async def test_profile_and_draft_round_trip(db: Database) -> None:
+    answers = {"signs": ["feet-flat"], "note": "<b>{{ x }}</b> ü"}
+    routine = {"items": [{"exercise_id": "clamshell"}]}
+    assert await db.load_profile(42) is None
+    await db.save_profile(42, answers, routine)
+    await db.save_profile(42, answers, {"items": []})
+    assert await db.load_profile(42) == (answers, {"items": []})
+    await db.save_draft(42, "kit", {"pain": ["none"]})
+    assert await db.load_draft(42) == ("kit", {"pain": ["none"]})
+    await db.clear_draft(42)
+    assert await db.load_draft(42) is None
+
+
+async def test_a_new_user_defaults_to_utc_and_keeps_the_timezone_set(db: Database) -> None:
+    user = await db.ensure_user(7, chat_id=7)
+    assert user.timezone == "UTC"
+    await db.set_timezone(7, "Europe/Berlin")
+    assert (await db.get_user(7)).timezone == "Europe/Berlin"
+
+
+async def test_forget_leaves_no_row_about_the_user_in_any_table(db: Database) -> None:
+    await db.save_profile(9, {"a": 1}, {"b": 2})
+    await db.save_draft(9, "pain", {})
+    await queue(db, 9, date(2025, 6, 2))
+    await db.record_session(9, date(2025, 6, 2), DONE)
+    await db.save_profile(10, {"a": 1}, {"b": 2})  # someone else
+    assert all(await db.rows_about(9))
+    removed = await db.forget_user(9)
+    assert removed == len(USER_TABLES)
+    assert set((await db.rows_about(9)).values()) == {0}
+    assert await db.load_profile(10) is not None
+
+
+async def test_a_session_is_recorded_once_and_a_done_is_never_undone(db: Database) -> None:
+    day = date(2025, 6, 2)
+    assert await db.record_session(3, day, DONE) is True
+    assert await db.record_session(3, day, DONE) is False
+    assert await db.session_history(3, day) == {day: DONE}
+    assert await db.record_session(3, day, SKIPPED) is False  # a later Skip does not undo it
+    assert await db.session_history(3, day - timedelta(days=5)) == {day: DONE}
+    with pytest.raises(ValueError):
+        await db.record_session(3, day, "maybe")
+
+
+async def test_done_after_skip_upgrades_the_day_and_skip_twice_counts_once(db: Database) -> None:
+    day = date(2025, 6, 3)
+    assert await db.record_session(4, day, SKIPPED) is True
+    assert await db.record_session(4, day, SKIPPED) is False
+    assert await db.session_history(4, day) == {day: SKIPPED}
+    assert await db.record_session(4, day, DONE) is True
+    assert await db.record_session(4, day, SKIPPED) is False
+    assert await db.session_history(4, day) == {day: DONE}
+
+
+async def test_planning_the_same_fire_twice_queues_one_delivery(db: Database) -> None:
+    day = date(2025, 6, 2)
+    await db.save_schedule(5, 5, "07:30", 127, NOW, day)
+    step = (PlannedDelivery(5, 5, day, "daily", NOW), ScheduleMove(5, NOW, NOW + timedelta(1), day))
+    assert await db.plan([step]) == 1
+    assert await db.plan([step]) == 0  # the schedule moved on: a second planner queues nothing
+    assert await db.delivery_counts() == {PENDING: 1}
+
+
+async def test_a_stopped_schedule_is_not_planned(db: Database) -> None:
+    day = date(2025, 6, 2)
+    await db.save_schedule(5, 5, "07:30", 127, NOW, day)
+    due = await db.due_schedules(NOW, 10)
+    await db.disable_schedule(5, "stopped")
+    planned = PlannedDelivery(5, 5, day, "daily", NOW)
+    assert await db.plan([(planned, ScheduleMove(5, NOW, None, None))]) == 0
+    assert [s.user_id for s in due] == [5] and await db.due_schedules(NOW, 10) == []
+
+
+async def test_two_processes_claiming_at_once_never_share_a_row(tmp_path: Path) -> None:
+    settings = Settings(KNEEBOT_DATA_DIR=tmp_path)
+    first, second = Database.from_settings(settings), Database.from_settings(settings)
+    await first.migrate()
+    for user_id in range(1, 201):
+        await queue(first, user_id, date(2025, 6, 2))
+
+    async def drain(db: Database, owner: str) -> list[int]:
+        taken: list[int] = []
+        while batch := await db.claim_deliveries(owner, NOW, 7, NOW - timedelta(minutes=5)):
+            taken += [d.id for d in batch]
+            await asyncio.sleep(0)
+        return taken
+
+    a, b = await asyncio.gather(drain(first, "a"), drain(second, "b"))
+    await first.close()
+    await second.close()
+    assert not set(a) & set(b)
+    assert len(a) + len(b) == 200 and a and b
+
+
+async def test_a_claim_is_taken_over_only_when_stale_and_never_once_sending(db: Database) -> None:
+    await queue(db, 1, date(2025, 6, 2))
+    await queue(db, 2, date(2025, 6, 2))
+    first, second = await db.claim_deliveries("dead", NOW, 10, NOW - timedelta(minutes=5))
+    assert await db.mark_sending([first.id], "dead") == {first.id}
+    later = NOW + timedelta(minutes=1)
+    assert await db.claim_deliveries("alive", later, 10, later - timedelta(minutes=5)) == []
+    much_later = NOW + timedelta(minutes=10)
+    taken = await db.claim_deliveries("alive", much_later, 10, much_later - timedelta(minutes=5))
+    assert [d.id for d in taken] == [second.id]  # the one mid-send is never taken over
+    assert await db.mark_sending([second.id], "dead") == set()  # the dead owner lost its claim
+    abandoned = await db.abandon_stale_sends(much_later - timedelta(minutes=5))
+    assert [d.id for d in abandoned] == [first.id]
+    assert (await db.get_delivery(first.id)).status == UNKNOWN
+
+
+async def test_finish_records_sent_and_requeues_a_retry(db: Database) -> None:
+    await queue(db, 1, date(2025, 6, 2))
+    await queue(db, 2, date(2025, 6, 2))
+    one, two = await db.claim_deliveries("me", NOW, 10, NOW)
+    assert await db.mark_sending([one.id, two.id], "me") == {one.id, two.id}
+    retry_at = NOW + timedelta(seconds=30)
+    await db.finish(
+        [Outcome(one.id, SENT, message_id=77), Outcome(two.id, PENDING, due_at=retry_at)], "me"
+    )
+    sent, retried = await db.get_delivery(one.id), await db.get_delivery(two.id)
+    assert (sent.status, retried.status, retried.due_at) == (SENT, PENDING, retry_at)
+    assert await db.claim_deliveries("me", NOW, 10, NOW) == []
+    assert [d.id for d in await db.claim_deliveries("me", retry_at, 10, NOW)] == [two.id]
+    assert (await db.get_delivery(two.id)).status == CLAIMED
+
+
+async def test_release_hands_unstarted_claims_back(db: Database) -> None:
+    await queue(db, 1, date(2025, 6, 2))
+    (claimed,) = await db.claim_deliveries("me", NOW, 10, NOW)
+    await db.release([claimed.id], "me")
+    assert (await db.get_delivery(claimed.id)).status == PENDING
+
+
+async def test_a_scope_keeps_console_and_telegram_users_apart(db: Database) -> None:
+    await queue(db, 0, date(2025, 6, 2))
+    await queue(db, 1, date(2025, 6, 2))
+    telegram = await db.claim_deliveries("tg", NOW, 10, NOW, Scope(skip=0))
+    console = await db.claim_deliveries("console", NOW, 10, NOW, Scope(only=0))
+    assert [d.user_id for d in telegram] == [1] and [d.user_id for d in console] == [0]
+
+
+async def test_next_due_is_the_earliest_fire_or_queued_row(db: Database) -> None:
+    assert await db.next_due() is None
+    await db.save_schedule(1, 1, "07:30", 127, NOW + timedelta(hours=3), date(2025, 6, 2))
+    assert await db.next_due() == NOW + timedelta(hours=3)
+    await queue(db, 2, date(2025, 6, 2), due=NOW + timedelta(hours=1))
+    assert await db.next_due() == NOW + timedelta(hours=1)
+
+
+async def test_times_come_back_as_aware_utc(db: Database) -> None:
+    berlin_time = datetime(2025, 6, 2, 9, 30, tzinfo=UTC).astimezone()
+    await db.save_schedule(1, 1, "09:30", 127, berlin_time, date(2025, 6, 2))
+    schedule = await db.get_schedule(1)
+    assert schedule.next_fire_at == berlin_time and schedule.next_fire_at.tzinfo == UTC
