@@ -27,6 +27,7 @@ SERVER_OPTIONS = (
     "-c max_connections=200 -c shared_buffers=32MB"
 )
 DB_USER = "kneebot"
+TEMPLATE = "kneebot_migrated"
 
 
 class PostgresUnavailable(RuntimeError):
@@ -40,32 +41,40 @@ class PostgresServer:
     port: int
     socket_dir: Path
     _names: Iterator[int] = field(default_factory=itertools.count)
+    _template_ready: bool = False
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+asyncpg://{DB_USER}@127.0.0.1:{self.port}/{database}"
 
-    def fresh_database(self) -> str:
-        """Create an empty database and return its URL (CREATE DATABASE from template0)."""
+    async def fresh_database(self, template: str = "template0") -> str:
+        """Create a database (empty, or a copy of `template`) and return its URL."""
         name = f"test_{os.getpid()}_{next(self._names)}"
-        self.psql(f'CREATE DATABASE "{name}" TEMPLATE template0')
+        await self.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         return self.url(name)
 
-    def psql(self, sql: str) -> None:
-        """One SQL statement through the socket, outside any transaction (e.g. CREATE DATABASE)."""
-        import asyncio
+    async def migrated_database(self) -> str:
+        """A database at the newest schema: a copy of one migrated once per session (fast)."""
+        if not self._template_ready:
+            from bot.storage.database import Database
 
+            await self.execute(f'CREATE DATABASE "{TEMPLATE}" TEMPLATE template0')
+            database = Database(self.url(TEMPLATE))
+            await database.migrate()
+            await database.close()
+            self._template_ready = True
+        return await self.fresh_database(TEMPLATE)
+
+    async def execute(self, sql: str) -> None:
+        """One SQL statement outside any transaction (CREATE DATABASE cannot run inside one)."""
         import asyncpg
 
-        async def run() -> None:
-            conn = await asyncpg.connect(
-                host=str(self.socket_dir), port=self.port, user=DB_USER, database="postgres"
-            )
-            try:
-                await conn.execute(sql)
-            finally:
-                await conn.close()
-
-        asyncio.run(run())
+        conn = await asyncpg.connect(
+            host="127.0.0.1", port=self.port, user=DB_USER, database="postgres"
+        )
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
 
 
 def server_binaries() -> Path:
