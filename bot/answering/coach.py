@@ -75,13 +75,16 @@ class Coach:
     # -- free text -------------------------------------------------------------------------
 
     async def reply(self, text: str) -> Reply:
-        """Answer a free-text message; the model runs off the event loop, batched with others."""
-        text = text[:MAX_QUESTION_CHARS]
+        """Answer a free-text message; the model runs off the event loop, batched with others.
+
+        Retrieval reads the first MAX_QUESTION_CHARS; the safety check reads the whole message
+        (a red flag at character 900 still routes to a professional), as `reply_sync` does.
+        """
         key = normalise(text)
         cached = self.cache.get(key)
         if cached is not None:
             return cached
-        prepared = self.retriever.prepare(text)
+        prepared = self.retriever.prepare(text[:MAX_QUESTION_CHARS])
         if not prepared.strip():
             return self.unknown()
         reply = self.decide(text, prepared, await self.batcher.encode(prepared))

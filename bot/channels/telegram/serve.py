@@ -17,6 +17,7 @@ from telegram.ext import Application
 from bot.app import Features, Runtime, build_runtime, open_features
 from bot.config import Settings
 from bot.knowledge import load_knowledge
+from bot.storage.database import DatabaseDamaged
 
 from .app import api_urls, build_application
 
@@ -64,6 +65,8 @@ async def open_database(settings: Settings, runtime: Runtime) -> Features:
     """One database for every feature, migrated once to the newest schema."""
     try:
         return await open_features(settings, runtime)
+    except DatabaseDamaged as exc:
+        raise StartupError(str(exc)) from None
     except (OSError, SQLAlchemyError) as exc:
         raise StartupError(f"cannot open the database ({type(exc).__name__}: {exc})") from None
 
