@@ -13,7 +13,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from bot.config import Settings
-from bot.storage.database import Database, alembic_config
+from bot.storage.database import Database, DatabaseDamaged, alembic_config
 from bot.storage.records import (
     CLAIMED,
     DONE,
@@ -255,3 +255,26 @@ async def test_times_come_back_as_aware_utc(db: Database) -> None:
     await db.save_schedule(1, 1, "09:30", 127, berlin_time, date(2025, 6, 2))
     schedule = await db.get_schedule(1)
     assert schedule.next_fire_at == berlin_time and schedule.next_fire_at.tzinfo == UTC
+
+
+async def test_a_database_file_with_scrambled_pages_is_a_clear_start_up_error(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(KNEEBOT_DATA_DIR=tmp_path)
+    database = Database.from_settings(settings)
+    await database.migrate()
+    for user_id in range(1, 400):
+        await queue(database, user_id, date(2025, 6, 2))
+    await database.close()
+    path = tmp_path / "kneebot.sqlite3"
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    raw = bytearray(path.read_bytes())
+    page = 4096
+    assert len(raw) > 6 * page
+    raw[2 * page : 5 * page] = bytes(reversed(raw[2 * page : 5 * page]))  # header page intact
+    path.write_bytes(bytes(raw))
+    damaged = Database.from_settings(settings)
+    with pytest.raises(DatabaseDamaged, match="damaged"):
+        await damaged.migrate()
+    await damaged.close()
