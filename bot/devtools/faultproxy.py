@@ -39,6 +39,7 @@ class FaultPlan:
     delay: tuple[float, float] = (5.0, 30.0)  # seconds an answer is held back
     outages: list[tuple[float, float]] = field(default_factory=list)  # (start, end) s: all 502
     storms: list[tuple[float, float]] = field(default_factory=list)  # 429 for everything
+    # (window times count from the first faultable request, so worker start-up does not matter)
     seed: int = 15
 
 
@@ -49,7 +50,7 @@ class Fault:
     kind: str
     method: str
     chat_id: int | None
-    at: float  # seconds since the proxy started
+    at: float  # seconds since the first faultable request
 
 
 class FaultProxy:
@@ -61,7 +62,7 @@ class FaultProxy:
         self.faults: list[Fault] = []
         self.forwarded = 0
         self._random = random.Random(plan.seed)
-        self._started = time.monotonic()
+        self._first: float | None = None
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self.port = 0
@@ -75,7 +76,6 @@ class FaultProxy:
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120))
-        self._started = time.monotonic()
         return self
 
     async def stop(self) -> None:
@@ -118,6 +118,8 @@ class FaultProxy:
     def _choose(self, method: str) -> str | None:
         if method not in self.plan.methods:
             return None
+        if self._first is None:  # windows count from the first faultable request
+            self._first = time.monotonic()
         now = self._elapsed()
         if any(start <= now < end for start, end in self.plan.outages):
             return "5xx"  # a gateway answering for an unreachable Bot API
@@ -147,7 +149,7 @@ class FaultProxy:
             return answer.status, answer.content_type, await answer.read()
 
     def _elapsed(self) -> float:
-        return time.monotonic() - self._started
+        return time.monotonic() - (self._first or time.monotonic())
 
 
 def _reset(request: web.Request) -> web.StreamResponse:

@@ -259,41 +259,48 @@ class Dispatcher:
         return queued
 
     async def send_due(self, stats: DispatchStats | None = None) -> DispatchStats:
-        """Claim and send due deliveries in batches until none are due (or flood control)."""
+        """Claim and send due deliveries in batches until none are due (or flood control).
+
+        The next batch is claimed while the last one's sends are still in flight (bounded by
+        `in_flight`), so one slow answer does not hold up the fan-out.
+        """
         stats = stats or DispatchStats()
-        while not self._paused():
-            batch = await self.db.claim_deliveries(
-                self.config.owner, self.clock(), self.config.batch, self.config.scope
-            )
-            if not batch:
-                break
-            for outcome in await self._send_batch(batch):
-                stats.add(outcome)
-            self.pacer.prune()
+        tasks: list[asyncio.Task] = []
+        try:
+            while not self._paused():
+                batch = await self.db.claim_deliveries(
+                    self.config.owner, self.clock(), self.config.batch, self.config.scope
+                )
+                if not batch:
+                    break
+                for outcome in await self._send_batch(batch, tasks):
+                    stats.add(outcome)
+                self.pacer.prune()
+            if tasks:
+                await asyncio.wait(tasks)
+        except asyncio.CancelledError:
+            if tasks:  # sends already started finish and record themselves
+                await asyncio.wait(tasks, timeout=SHUTDOWN_WAIT_SECONDS)
+            # Whatever is claimed but unstarted (even a claim the cancel cut short) goes back.
+            await self.db.release_all(self.config.owner)
+            raise
+        for outcome in _results(tasks):
+            stats.add(outcome)
         return stats
 
     def _paused(self) -> bool:
         return self.paused_until is not None and self.clock() < self.paused_until
 
-    async def _send_batch(self, batch: list[Delivery]) -> list[Outcome]:
-        """Send a claimed batch within the limits; what flood control or a stop leaves unsent
-        goes straight back to the queue, unmarked (it never waits as `sending`)."""
+    async def _send_batch(self, batch: list[Delivery], tasks: list[asyncio.Task]) -> list[Outcome]:
+        """Launch a claimed batch's sends within the limits (into `tasks`); what flood control
+        or a stop leaves unsent goes straight back to the queue, never waiting as `sending`."""
         if self.prepare is not None:
             await self.prepare(batch)
         outcomes: list[Outcome] = []
-        tasks: list[asyncio.Task] = []
-        try:
-            launched = await self._launch_all(batch, outcomes, tasks)
-            await self.db.release([d.id for d in batch[launched:]], self.config.owner)
-            if tasks:
-                await asyncio.wait(tasks)
-        except asyncio.CancelledError:
-            if tasks:
-                await asyncio.wait(tasks, timeout=SHUTDOWN_WAIT_SECONDS)
-            await self.db.release([d.id for d in batch], self.config.owner)
-            raise
-        await self._record(outcomes)  # the grace-window misses; each send recorded its own
-        return outcomes + _results(tasks)
+        launched = await self._launch_all(batch, outcomes, tasks)
+        await self.db.release([d.id for d in batch[launched:]], self.config.owner)
+        await self._record(outcomes)  # the grace-window misses; each send records its own
+        return outcomes
 
     async def _launch_all(
         self, batch: list[Delivery], outcomes: list[Outcome], tasks: list[asyncio.Task]

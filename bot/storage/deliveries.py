@@ -140,6 +140,16 @@ class DeliveryQueries(QueryFamily):
         async with self.engine.begin() as conn:
             await conn.execute(query)
 
+    async def release_all(self, owner: str) -> None:
+        """Hand back every row this owner holds claimed but has not started (on a stop)."""
+        query = (
+            sa.update(deliveries)
+            .where(deliveries.c.claimed_by == owner, deliveries.c.status == CLAIMED)
+            .values(status=PENDING, claimed_by=None, claimed_at=None)
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(query)
+
     async def abandon_dead_sends(self, now: datetime, scope: Scope = EVERYONE) -> list[Delivery]:
         """Rows left 'sending' by a process no longer alive: maybe sent, so never resent."""
         query = (
