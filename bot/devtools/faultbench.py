@@ -58,6 +58,7 @@ class ScenarioResult:
     silent_deaths: int  # workers that died unasked, or rows never settled
     seconds: float
     chat_p99_ms: float | None = None
+    killed_in_flight: int = 0  # sends in flight at the SIGKILL (counted as ambiguous faults)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -65,15 +66,24 @@ class ScenarioResult:
 
 def standard_scenarios(users: int) -> list[Scenario]:
     """The issue's list: faults before and after the request, SIGKILL, SIGKILL in a 429 storm."""
-    mixed = {"429": 0.02, "5xx": 0.03, "reset_before": 0.01, "reset_after": 0.01, "delay": 0.01}
+    # A 429 pauses all sending for retry_after (as Telegram means it), so 429s are kept rare
+    # here and the 40 s storm of the issue is a 10 s one: the semantics, not the wait, matter.
+    mixed = {"429": 0.005, "5xx": 0.03, "reset_before": 0.01, "reset_after": 0.01, "delay": 0.01}
+    before = FaultPlan(rates={"429": 0.01, "5xx": 0.08}, retry_after=1)
     return [
-        Scenario("faults before the request", FaultPlan(rates={"429": 0.05, "5xx": 0.05})),
+        Scenario("faults before the request", before),
         Scenario("faults after the request", FaultPlan(rates={"reset_after": 0.03, "delay": 0.02})),
-        Scenario("mixed faults + outage", FaultPlan(rates=mixed, outages=[(1.0, 4.0)])),
-        Scenario("SIGKILL mid-dispatch", FaultPlan(rates=mixed), kill_after=users // 3),
+        Scenario(
+            "mixed faults + outage", FaultPlan(rates=mixed, outages=[(1.0, 4.0)], retry_after=1)
+        ),
+        Scenario(
+            "SIGKILL mid-dispatch",
+            FaultPlan(rates=mixed, retry_after=1),
+            kill_after=users // 3,
+        ),
         Scenario(
             "SIGKILL during a 429 storm",
-            FaultPlan(storms=[(1.5, 6.0)], retry_after=2),
+            FaultPlan(storms=[(1.0, 11.0)], retry_after=2),
             kill_in_storm=True,
         ),
     ]
@@ -98,9 +108,9 @@ async def run_scenario(
     started = time.monotonic()
     spawn = _spawner(database_url, proxy.url, stub.token, epoch, rate)
     workers = [spawn(i, scenario.chat_lane and i == 0) for i in range(scenario.workers)]
-    kills = 0
+    kills = in_flight = 0
     try:
-        kills, unsettled = await _supervise(
+        kills, unsettled, in_flight = await _supervise(
             scenario, database_url, stub, proxy, workers, spawn, timeout
         )
     finally:
@@ -111,8 +121,11 @@ async def run_scenario(
         await stub.stop()
     seconds = time.monotonic() - started
     unknown = await _unknown_users(database_url)
-    return _judge(scenario, database_url, users, stub, proxy, unknown, kills, silent + unsettled,
-                  seconds, workers)  # fmt: skip
+    result = _judge(scenario, database_url, users, stub, proxy, unknown, kills,
+                    silent + unsettled, seconds, workers)  # fmt: skip
+    result.ambiguous_injected += in_flight
+    result.killed_in_flight = in_flight
+    return result
 
 
 @dataclass
@@ -149,10 +162,10 @@ async def _supervise(
     workers: list[Worker],
     spawn: Callable,
     timeout: float,
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
     """Wait until every delivery is settled; kill and replace a worker when the scenario says."""
     deadline = time.monotonic() + timeout
-    kills = 0
+    kills = in_flight = 0
     while time.monotonic() < deadline:
         await asyncio.sleep(0.25)
         arrived = sum(1 for call in stub.calls if call.method == "sendMessage" and call.ok)
@@ -164,12 +177,14 @@ async def _supervise(
             workers[0].process.kill()  # SIGKILL: no clean-up of any kind
             workers[0].process.wait()
             kills += 1
+            # Rows it left 'sending' were in flight: as ambiguous as a lost answer.
+            in_flight += (await _statuses(url)).get("sending", 0)
             workers.append(spawn(len(workers)))
         statuses = await _statuses(url)
         if statuses and all(status in FINAL for status in statuses):
-            return kills, 0
+            return kills, 0, in_flight
     statuses = await _statuses(url)
-    return kills, sum(n for status, n in statuses.items() if status not in FINAL)
+    return kills, sum(n for status, n in statuses.items() if status not in FINAL), in_flight
 
 
 def _judge(scenario, url, users, stub, proxy, unknown, kills, silent, seconds, workers):
