@@ -8,7 +8,17 @@ from pathlib import Path
 
 import frontmatter
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from bot.pictures.poses import Picture
 
 
 class KnowledgeError(Exception):
@@ -106,12 +116,15 @@ class Chunk(BaseModel):
     tags: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     related: tuple[str, ...] = ()
+    # Overview-only: a hub topic that maps a whole area and links to its chunks via `related`.
+    hub: bool = False
     # Exercise-only fields.
     muscles: tuple[str, ...] = ()
     addresses: tuple[str, ...] = ()
     equipment: tuple[Equipment, ...] = ()
     level: Level | None = None
     phase: Phase | None = None
+    picture: Picture | None = None  # how to draw it (bot/pictures); every exercise has one
     dosage: Dosage | None = None
     steps: tuple[str, ...] = ()
     mistakes: tuple[str, ...] = ()
@@ -119,14 +132,35 @@ class Chunk(BaseModel):
     harder: str | None = None
     # Safety-only: phrases that mark a message as a red flag.
     triggers: tuple[str, ...] = ()
+    # Example questions the way people type them, for matching question to question.
+    questions: tuple[str, ...] = ()
     body: str = Field(min_length=40)
     path: str = Field(default="", exclude=True)
 
-    @field_validator("aliases", "tags", "muscles", "steps", "mistakes", "triggers")
+    @field_validator("aliases", "tags", "muscles", "steps", "mistakes", "triggers", "questions")
     @classmethod
     def _no_blank_items(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if any(not item.strip() for item in value):
             raise ValueError("contains an empty item")
+        return value
+
+    @field_validator("questions")
+    @classmethod
+    def _questions_are_distinct(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        seen = [item.strip().lower() for item in value]
+        if len(set(seen)) != len(seen):
+            raise ValueError("lists the same question twice")
+        if any(len(item) > 200 for item in value):
+            raise ValueError("has a question over 200 characters")
+        return value
+
+    @field_validator("hub")
+    @classmethod
+    def _hub_is_an_overview(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("kind") is not Kind.OVERVIEW:
+            raise ValueError("only an overview can be a hub")
+        if value and len(info.data.get("related", ())) < 3:
+            raise ValueError("a hub needs at least 3 ids in related")
         return value
 
     @model_validator(mode="after")
@@ -213,7 +247,8 @@ def reflow(markdown: str) -> str:
 def _describe(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors():
-        field = ".".join(str(part) for part in error["loc"]) or "(file)"
+        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])
+        field = field.removeprefix(".") or "(file)"
         parts.append(f"field '{field}': {error['msg']}")
     return "; ".join(parts)
 

@@ -11,10 +11,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from rapidfuzz import fuzz, process
 
-from bot.config import PROJECT_ROOT
+from bot.config import RESOURCES
 from bot.knowledge import Chunk, Equipment, Kind, KnowledgeBase, Level
 
-DEFAULT_PATH = PROJECT_ROOT / "knowledge" / "assessment.yaml"
+DEFAULT_PATH = RESOURCES / "knowledge" / "assessment.yaml"
 SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 MATCH_SCORE = 85  # rapidfuzz score a friendly cause name needs to count as that cause
 
