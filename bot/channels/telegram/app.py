@@ -27,7 +27,7 @@ from bot.clock import utc_now
 from bot.config import Settings
 from bot.privacy import user_ref
 
-from .ordering import PerUserOrder
+from .ordering import PerUserOrder, UserLeases
 from .pacing import ReplyLimiter
 from .render import send_reply, template_reply
 from .services import FEATURES_KEY, SERVICES_KEY, Services, services
@@ -115,6 +115,10 @@ async def post_init(application: Application) -> None:
         svc: Services = application.bot_data[SERVICES_KEY]
         opened = await open_features(svc.settings, svc.runtime, svc.db, svc.clock)
         application.bot_data[FEATURES_KEY] = application.bot_data[OWN_FEATURES_KEY] = opened
+    processor = application.update_processor
+    db = application.bot_data[FEATURES_KEY].db
+    if isinstance(processor, PerUserOrder) and db.dialect == "postgresql":
+        processor.shared = UserLeases(db)  # replicas: one user's updates one at a time overall
     for module in feature_modules():
         await _maybe_call(module, "start", application)
 
