@@ -128,7 +128,9 @@ class ScheduleQueries(QueryFamily):
             _schedule_query()
             .where(reminder_schedules.c.enabled, reminder_schedules.c.next_fire_at <= now)
             .where(scope.clause(reminder_schedules.c.user_id))
-            .order_by(reminder_schedules.c.next_fire_at)
+            # A total order: two replicas planning the same minute lock rows in one order
+            # (ties broken by user id), so they queue on each other instead of deadlocking.
+            .order_by(reminder_schedules.c.next_fire_at, reminder_schedules.c.user_id)
             .limit(limit)
         )
         async with self.engine.connect() as conn:
