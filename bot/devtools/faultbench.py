@@ -345,7 +345,7 @@ async def _all(users: int, output: Path) -> list[dict]:
                     url = await server.fresh_database()
                 results.append(await _report(scenario, url, users))
         replicas = Scenario("two replicas, 10,000 due", workers=2, chat_lane=True)
-        results.append(await _report(replicas, await server.fresh_database(), 10_000, 400.0))
+        results.append(await _report(replicas, await server.fresh_database(), 10_000, 150.0))
         output.write_text(json.dumps(results, indent=2))
     return results
 
