@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test lint format index eval bench clean
+.PHONY: run test lint format index eval bench clean pg-binaries
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,14 @@ index: $(STAMP)
 run: index
 	$(BIN)/kneebot run
 
-test: index
+# The test session starts its own PostgreSQL server (tests/support/postgres.py); it needs the
+# server binaries: Debian's package when initdb is missing, PyPI's pgserver where apt cannot run.
+pg-binaries:
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql) || \
+		$(BIN)/pip install pgserver
+
+test: index pg-binaries
 	$(BIN)/ruff format --check bot tests
 	$(BIN)/ruff check bot tests
 	$(BIN)/pytest

@@ -106,7 +106,14 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="speed and memory benchmark; prints a table, writes JSON")
     bench.add_argument("--quick", action="store_true", help="a smaller run, under a minute")
     bench.add_argument("--output", default="bench-results.json", help="where the JSON goes")
+    bench.add_argument(
+        "--faults", action="store_true", help="reminders through a fault-injecting proxy instead"
+    )
+    bench.add_argument("--users", type=int, default=1000, help="subscribers (with --faults)")
     bench.set_defaults(handler=cmd_bench)
+
+    status = sub.add_parser("status", help="one line: are reminders going out? (exit 1 if not)")
+    status.set_defaults(handler=cmd_status)
 
     run = sub.add_parser("run", help="the Telegram bot (console chat without a token)")
     run.set_defaults(handler=cmd_run)
@@ -252,8 +259,35 @@ def _realistic_report(conversations, args: argparse.Namespace) -> str:
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    if args.faults:
+        output = Path(args.output.replace("bench-results", "bench-faults"))
+        _devtool("faultbench", "bench --faults").run_fault_bench(settings, args.users, output)
+        return 0
     _devtool("bench", "bench").run_bench(settings, quick=args.quick, output=Path(args.output))
     return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the reminder loops' health from the database; 0 when reminders are going out."""
+    from datetime import UTC, datetime
+
+    from bot.reminders.status import status_line
+    from bot.storage.database import Database, DatabaseDamaged
+
+    async def read() -> tuple[str, bool]:
+        db = Database.from_settings(settings)
+        try:
+            await db.migrate()
+            now = datetime.now(UTC)
+            return status_line(await db.process_health(now), await db.delivery_counts(), now)
+        except (OSError, SQLAlchemyError, DatabaseDamaged) as exc:
+            return f"reminders: DOWN (database unusable: {type(exc).__name__}: {exc})", False
+        finally:
+            await db.close()
+
+    line, healthy = asyncio.run(read())
+    print(line)
+    return 0 if healthy else 1
 
 
 class MissingExtra(Exception):

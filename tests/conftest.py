@@ -14,6 +14,7 @@ from bot.compose import Composer
 from bot.config import PROJECT_ROOT, Settings
 from bot.knowledge import KnowledgeBase, load_knowledge
 from bot.storage.database import Database
+from tests.support.databases import backend, empty_database_url, postgres_server  # noqa: F401
 from tests.support.telegram import botapi, tg_app  # noqa: F401 — the Bot API stub fixtures
 
 # Property tests explore the same examples on every run, so CI never fails on a lucky draw;

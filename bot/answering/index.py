@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -82,8 +83,12 @@ def _write(index_dir: Path, faiss_index: faiss.Index, rows: list[str], manifest:
         parts = {
             VECTORS_FILE: faiss.serialize_index(faiss_index).tobytes(),
             ROWS_FILE: json.dumps(rows).encode(),
-            MANIFEST_FILE: json.dumps(manifest, indent=2).encode(),
         }
+        # Checksums of the files in the manifest: scrambled contents behind a valid header are
+        # caught on load (and rebuilt) instead of being served. The manifest is written last.
+        files = {**manifest.get("files", {}), **{n: _sha256(b) for n, b in parts.items()}}
+        manifest["files"] = files
+        parts[MANIFEST_FILE] = json.dumps(manifest, indent=2).encode()
         for name, payload in parts.items():
             tmp = index_dir / f".{name}.tmp"
             tmp.write_bytes(payload)
@@ -97,8 +102,12 @@ def _write(index_dir: Path, faiss_index: faiss.Index, rows: list[str], manifest:
 def read_index(index_dir: Path) -> SearchIndex:
     """Read a saved index as it is; raises ValueError/OSError when it is missing or corrupt."""
     manifest = json.loads((index_dir / MANIFEST_FILE).read_text())
-    rows = json.loads((index_dir / ROWS_FILE).read_text())
-    raw = np.frombuffer((index_dir / VECTORS_FILE).read_bytes(), dtype=np.uint8)
+    payloads = {name: (index_dir / name).read_bytes() for name in (VECTORS_FILE, ROWS_FILE)}
+    for name, payload in payloads.items():
+        if manifest.get("files", {}).get(name) != _sha256(payload):
+            raise ValueError(f"{name} does not match the checksum in the manifest")
+    rows = json.loads(payloads[ROWS_FILE])
+    raw = np.frombuffer(payloads[VECTORS_FILE], dtype=np.uint8)
     try:
         faiss_index = faiss.deserialize_index(raw)
     except RuntimeError as exc:
@@ -106,6 +115,10 @@ def read_index(index_dir: Path) -> SearchIndex:
     if not faiss_index.ntotal == len(rows) == manifest.get("vectors"):
         raise ValueError("vectors, rows and manifest disagree")
     return SearchIndex(faiss_index, rows, manifest)
+
+
+def _sha256(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
 
 
 def stale_reason(index: SearchIndex, kb: KnowledgeBase, embedder: Embedder) -> str | None:

@@ -41,6 +41,7 @@ from bot.privacy import user_ref
 from bot.reminders.schedule import ALL_DAYS, local_date
 from bot.replies import Reply
 from bot.storage.database import Database
+from bot.storage.records import StaleDraft
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,10 @@ class RoutineFlow:
         self.screens = RoutineScreens(kb, questionnaire, composer)
         self.db = db
         self.clock = clock
+        # The draft version each user's current tap read: its save must find it unchanged
+        # (another replica may have handled a tap of theirs meanwhile). Taps of one user run
+        # one at a time in a process, so one slot per user is enough.
+        self._read_versions: dict[int, int] = {}
 
     @classmethod
     def create(
@@ -123,7 +128,11 @@ class RoutineFlow:
         handler, arity = routes.get(verb, (None, -1))
         if handler is None or len(args) != arity:
             return await self.open(user_id)
-        return await handler(user_id, *args)
+        try:
+            return await handler(user_id, *args)
+        except StaleDraft:
+            log.info("routine draft changed meanwhile %s: showing it again", user_ref(user_id))
+            return await self.open(user_id)
 
     async def cancel(self, user_id: int) -> Turn:
         """/cancel: drop the open questionnaire; a stored routine stays."""
@@ -174,7 +183,7 @@ class RoutineFlow:
         step, answers = current
         ids = [q.id.value for q in self.questionnaire.questions]
         previous = ids[max(0, ids.index(step) - 1)]
-        await self.db.save_draft(user_id, previous, _to_json(answers))
+        await self._save_draft(user_id, previous, answers)
         return self._ask(previous, answers, replace=True)
 
     async def _answer(self, user_id: int, question_id: str, option_id: str) -> Turn:
@@ -188,7 +197,7 @@ class RoutineFlow:
             return self._ask(step, before, notice="other")
         question = self.questionnaire.question(step)
         if question.multi:
-            await self.db.save_draft(user_id, step, _to_json(answers))
+            await self._save_draft(user_id, step, answers)
             notice = _exclusive_notice(question, before.get(step, ()), answers.get(step, ()))
             return self._ask(step, answers, notice=notice, replace=True)
         option = question.option(option_id)
@@ -219,7 +228,7 @@ class RoutineFlow:
         following = self.questionnaire.after(step)
         if following is None:
             return await self._finish(user_id, answers)
-        await self.db.save_draft(user_id, following.id.value, _to_json(answers))
+        await self._save_draft(user_id, following.id.value, answers)
         return self._ask(following.id.value, answers, replace=True)
 
     async def _finish(self, user_id: int, answers: Answers) -> Turn:
@@ -339,12 +348,17 @@ class RoutineFlow:
 
     # -- storage -------------------------------------------------------------------------------
 
+    async def _save_draft(self, user_id: int, step: str, answers: Answers) -> None:
+        """Save the next step, if the draft is still the one this tap read (else StaleDraft)."""
+        version = self._read_versions.pop(user_id, None)
+        await self.db.save_draft(user_id, step, _to_json(answers), version=version)
+
     async def _draft(self, user_id: int) -> tuple[str, Answers] | None:
         """The open questionnaire, if it still fits the current questions (else it is dropped)."""
-        found = await self.db.load_draft(user_id)
+        found = await self.db.load_draft_versioned(user_id)
         if found is None:
             return None
-        state, raw = found
+        state, raw, self._read_versions[user_id] = found
         answers = _from_json(raw)
         if self.questionnaire.question(state) is None or not valid_answers(
             self.questionnaire, answers

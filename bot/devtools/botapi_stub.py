@@ -120,11 +120,17 @@ class Failure:
     retry_after: int | None = None
     drop: bool = False
     chat_id: int | None = None
+    skip: int = 0  # let this many matching calls through first (e.g. fail a message's part 2)
 
     def matches(self, method: str, params: dict) -> bool:
         if self.times <= 0 or self.method.lower() != method.lower():
             return False
-        return self.chat_id is None or str(params.get("chat_id")) == str(self.chat_id)
+        if self.chat_id is not None and str(params.get("chat_id")) != str(self.chat_id):
+            return False
+        if self.skip > 0:
+            self.skip -= 1
+            return False
+        return True
 
 
 # -- Telegram's HTML ---------------------------------------------------------------------------

@@ -7,9 +7,13 @@ Each query family (users, profiles, schedules, deliveries, sessions, dialogue) h
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -20,10 +24,17 @@ from bot.storage.base import QueryFamily
 from bot.storage.checks import CheckQueries
 from bot.storage.deliveries import DeliveryQueries
 from bot.storage.dialogue import DialogueQueries
+from bot.storage.processes import ProcessQueries
 from bot.storage.profiles import ProfileQueries
 from bot.storage.schedules import ScheduleQueries
 from bot.storage.sessions import SessionQueries
 from bot.storage.users import UserQueries
+
+MIGRATION_LOCK = 150_015  # PostgreSQL advisory lock key held while migrating
+
+
+class DatabaseDamaged(Exception):
+    """The database file fails its integrity check: say so at start-up, not at the first query."""
 
 
 class Database(
@@ -34,6 +45,7 @@ class Database(
     SessionQueries,
     CheckQueries,
     DialogueQueries,
+    ProcessQueries,
     QueryFamily,
 ):
     """The one door to the database; every method is one short transaction."""
@@ -51,19 +63,71 @@ class Database(
         return cls(settings.resolved_database_url)
 
     async def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision (runs on every start-up)."""
-        async with self.engine.begin() as conn:
-            await conn.run_sync(_upgrade_head)
+        """Check the file, then bring the schema to the newest revision (every start-up).
+
+        Replicas start together: on PostgreSQL an advisory lock, on SQLite a lock file beside
+        the database, lets one process migrate while the others wait and then find it done.
+        """
+        await self.check_integrity()
+        if self.dialect == "postgresql":
+            async with self.engine.begin() as conn:
+                await conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+                await conn.run_sync(_upgrade_head)
+            return
+        with await asyncio.to_thread(_file_lock, self.engine.url.database):
+            async with self.engine.begin() as conn:
+                await conn.run_sync(_upgrade_head)
+
+    async def check_integrity(self) -> None:
+        """SQLite: PRAGMA quick_check, so scrambled pages stop start-up with a clear line."""
+        if self.dialect != "sqlite" or not self.engine.url.database:
+            return
+        try:
+            async with self.engine.connect() as conn:
+                found = (await conn.execute(sa.text("PRAGMA quick_check"))).scalars().all()
+        except sa.exc.DatabaseError as exc:
+            raise DatabaseDamaged(_damaged(self.engine.url.database, str(exc.orig))) from None
+        if found != ["ok"]:
+            raise DatabaseDamaged(_damaged(self.engine.url.database, "; ".join(found[:3])))
 
     async def close(self) -> None:
         await self.engine.dispose()
 
 
+def _damaged(path: str, detail: str) -> str:
+    return (
+        f"the database file {path} is damaged ({detail}); restore a backup, or salvage it "
+        "with `sqlite3 FILE .recover`"
+    )
+
+
+@contextlib.contextmanager
+def _locked(handle: IO) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def _file_lock(database: str | None) -> contextlib.AbstractContextManager:
+    """An exclusive lock on `<database>.migrate-lock` (blocking; call in a thread)."""
+    if not database or database == ":memory:":
+        return contextlib.nullcontext()
+    handle = open(f"{database}.migrate-lock", "w")  # noqa: SIM115 - closed by _locked
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return _locked(handle)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """WAL lets readers and one writer work at once; wait for a busy writer instead of failing."""
+    """WAL lets readers and one writer work at once; wait for a busy writer instead of failing.
+
+    synchronous=FULL: a delivery recorded `sending` or `sent` survives a power cut, which is
+    what "never sent twice" rests on; it costs one WAL fsync per commit (a few per reminder).
+    """
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()

@@ -22,7 +22,7 @@ from bot.storage.records import (
     Scope,
 )
 from bot.storage.schedules import _planned_row
-from bot.storage.tables import UTCDateTime, _as_utc, deliveries, reminder_schedules
+from bot.storage.tables import _as_utc, deliveries, processes, reminder_schedules
 
 
 class DeliveryQueries(QueryFamily):
@@ -55,22 +55,17 @@ class DeliveryQueries(QueryFamily):
         return Delivery(**row._mapping) if row else None
 
     async def claim_deliveries(
-        self,
-        owner: str,
-        now: datetime,
-        limit: int,
-        stale_before: datetime,
-        scope: Scope = EVERYONE,
+        self, owner: str, now: datetime, limit: int, scope: Scope = EVERYONE
     ) -> list[Delivery]:
         """Atomically take up to `limit` due deliveries (a conditional UPDATE … RETURNING).
 
-        Pending rows are due when due_at <= now; rows another process claimed but never started
-        (claimed before `stale_before`) are taken over. Two processes never get the same row.
+        Pending rows are due when due_at <= now; rows claimed by a process that is no longer
+        alive (its heartbeat lapsed) are taken over at once. Two processes never get the same row.
         """
         claimable = sa.and_(
             sa.or_(
                 sa.and_(deliveries.c.status == PENDING, deliveries.c.due_at <= now),
-                sa.and_(deliveries.c.status == CLAIMED, deliveries.c.claimed_at < stale_before),
+                sa.and_(deliveries.c.status == CLAIMED, deliveries.c.claimed_by.not_in(live(now))),
             ),
             scope.clause(deliveries.c.user_id),
         )
@@ -80,11 +75,18 @@ class DeliveryQueries(QueryFamily):
             .order_by(deliveries.c.due_at, deliveries.c.id)
             .limit(limit)
         )
+        chosen: sa.ColumnElement = candidates.scalar_subquery()
+        if self.dialect == "postgresql":
+            # Replicas claiming at once skip each other's rows instead of queueing on them. As a
+            # CTE the locked pick runs once: inside IN (…) PostgreSQL may re-run a LIMIT
+            # subquery and update more rows than the limit.
+            picked = candidates.with_for_update(skip_locked=True).cte("picked")
+            chosen = sa.select(picked.c.id)
         # The outer WHERE repeats the condition so a row taken meanwhile is skipped (PostgreSQL
         # re-checks it on the locked row; SQLite serialises writers).
         query = (
             sa.update(deliveries)
-            .where(deliveries.c.id.in_(candidates.scalar_subquery()), claimable)
+            .where(deliveries.c.id.in_(chosen), claimable)
             .values(status=CLAIMED, claimed_by=owner, claimed_at=now)
             .returning(*_delivery_columns())
         )
@@ -93,7 +95,10 @@ class DeliveryQueries(QueryFamily):
         return sorted((Delivery(**row._mapping) for row in rows), key=lambda d: (d.due_at, d.id))
 
     async def mark_sending(self, delivery_ids: Sequence[int], owner: str) -> set[int]:
-        """Record that these sends are starting; returns the ids still ours (send only those)."""
+        """Record that these sends are starting; returns the ids still ours (send only those).
+
+        A row cancelled meanwhile (/stop, /forget, a 403) or taken over is not returned.
+        """
         if not delivery_ids:
             return set()
         query = (
@@ -111,30 +116,16 @@ class DeliveryQueries(QueryFamily):
 
     async def finish(self, outcomes: Iterable[Outcome], owner: str) -> None:
         """Record the outcome of sends; a retry puts the row back in the queue at its due_at."""
-        params = [_outcome_params(outcome, _now()) for outcome in outcomes]
-        if not params:
+        outcomes = list(outcomes)
+        if not outcomes:
             return
-        query = (
-            sa.update(deliveries)
-            .where(
-                deliveries.c.id == sa.bindparam("b_id"),
-                deliveries.c.claimed_by == owner,
-            )
-            .values(
-                status=sa.bindparam("b_status"),
-                message_id=sa.bindparam("b_message_id"),
-                last_error=sa.bindparam("b_error"),
-                due_at=sa.func.coalesce(
-                    sa.bindparam("b_due_at", type_=UTCDateTime), deliveries.c.due_at
-                ),
-                finished_at=sa.bindparam("b_finished_at", type_=UTCDateTime),
-            )
-        )
+        now = _now()
         async with self.engine.begin() as conn:
-            await conn.execute(query, params)
+            for outcome in outcomes:  # usually one: each send records its own outcome at once
+                await conn.execute(_finish_statement(outcome, owner, now))
 
     async def release(self, delivery_ids: Sequence[int], owner: str) -> None:
-        """Hand claimed-but-unsent rows back to the queue (on a clean shutdown)."""
+        """Hand claimed-but-unsent rows back to the queue (flood control, shutdown)."""
         if not delivery_ids:
             return
         query = (
@@ -149,20 +140,34 @@ class DeliveryQueries(QueryFamily):
         async with self.engine.begin() as conn:
             await conn.execute(query)
 
-    async def abandon_stale_sends(
-        self, stale_before: datetime, scope: Scope = EVERYONE
-    ) -> list[Delivery]:
-        """Rows left 'sending' by a crashed process: maybe sent, so never resent; marked unknown."""
+    async def release_all(self, owner: str) -> None:
+        """Hand back every row this owner holds claimed but has not started (on a stop)."""
         query = (
             sa.update(deliveries)
-            .where(deliveries.c.status == SENDING, deliveries.c.claimed_at < stale_before)
+            .where(deliveries.c.claimed_by == owner, deliveries.c.status == CLAIMED)
+            .values(status=PENDING, claimed_by=None, claimed_at=None)
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(query)
+
+    async def abandon_dead_sends(self, now: datetime, scope: Scope = EVERYONE) -> list[Delivery]:
+        """Rows left 'sending' by a process no longer alive: maybe sent, so never resent."""
+        query = (
+            sa.update(deliveries)
+            .where(deliveries.c.status == SENDING, deliveries.c.claimed_by.not_in(live(now)))
             .where(scope.clause(deliveries.c.user_id))
-            .values(status=UNKNOWN, finished_at=_now())
+            .values(status=UNKNOWN, finished_at=_now(), last_error="owner died mid-send")
             .returning(*_delivery_columns())
         )
         async with self.engine.begin() as conn:
             rows = (await conn.execute(query)).all()
         return [Delivery(**row._mapping) for row in rows]
+
+    async def users_with_status(self, status: str) -> set[int]:
+        """Users with a delivery in that status (the benchmark's judge reads `unknown`)."""
+        query = sa.select(deliveries.c.user_id).where(deliveries.c.status == status).distinct()
+        async with self.engine.connect() as conn:
+            return set((await conn.execute(query)).scalars())
 
     async def next_due(self, scope: Scope = EVERYONE) -> datetime | None:
         """The earliest moment anything is due: a schedule's next fire or a queued delivery."""
@@ -185,18 +190,31 @@ class DeliveryQueries(QueryFamily):
             return {status: n for status, n in (await conn.execute(query)).all()}
 
 
+def live(now: datetime) -> sa.Select:
+    """Owners whose heartbeat is still current."""
+    return sa.select(processes.c.owner).where(processes.c.alive_until >= now)
+
+
 def _delivery_columns() -> list[sa.Column]:
     names = ("id", "user_id", "chat_id", "local_date", "slot", "fire_at", "due_at", "status")
-    return [deliveries.c[name] for name in names] + [deliveries.c.attempts]
+    return [deliveries.c[name] for name in names] + [deliveries.c.attempts, deliveries.c.parts_sent]
 
 
-def _outcome_params(outcome: Outcome, now: datetime) -> dict[str, Any]:
+def _finish_statement(outcome: Outcome, owner: str, now: datetime) -> sa.Update:
+    """One outcome; a retry goes back to pending (unclaimed) at its new due time."""
     retry = outcome.due_at is not None
-    return {
-        "b_id": outcome.delivery_id,
-        "b_status": PENDING if retry else outcome.status,
-        "b_message_id": outcome.message_id,
-        "b_error": (outcome.error or "")[:200] or None,
-        "b_due_at": outcome.due_at,
-        "b_finished_at": None if retry else now,
+    values: dict[str, Any] = {
+        "status": PENDING if retry else outcome.status,
+        "message_id": outcome.message_id,
+        "last_error": (outcome.error or "")[:200] or None,
+        "finished_at": None if retry else now,
     }
+    if retry:
+        values.update(due_at=outcome.due_at, claimed_by=None, claimed_at=None)
+    if outcome.parts_sent is not None:
+        values["parts_sent"] = outcome.parts_sent
+    # Only the claim's owner settles it; a row cancelled meanwhile stays cancelled on a retry.
+    where = [deliveries.c.id == outcome.delivery_id, deliveries.c.claimed_by == owner]
+    if retry:
+        where.append(deliveries.c.status == SENDING)
+    return sa.update(deliveries).where(*where).values(**values)

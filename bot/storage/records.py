@@ -113,6 +113,7 @@ class Delivery:
     due_at: datetime
     status: str
     attempts: int
+    parts_sent: int = 0
 
 
 @dataclass(frozen=True)
@@ -146,3 +147,20 @@ class Outcome:
     message_id: int | None = None
     error: str | None = None
     due_at: datetime | None = None
+    parts_sent: int | None = None  # messages of a split reminder delivered so far
+
+
+@dataclass(frozen=True)
+class ProcessHealth:
+    """One dispatcher's heartbeat row, as `kneebot status` shows it."""
+
+    owner: str
+    started_at: datetime
+    alive_until: datetime
+    last_ok_at: datetime | None
+    failures: int
+    last_error: str | None
+
+
+class StaleDraft(Exception):
+    """The draft changed since it was read (another process saved first)."""

@@ -12,6 +12,7 @@ from bot.storage.base import QueryFamily
 from bot.storage.base import utc_now as _now
 from bot.storage.records import (
     CANCELLED,
+    CLAIMED,
     EVERYONE,
     PENDING,
     PlannedDelivery,
@@ -110,10 +111,11 @@ class ScheduleQueries(QueryFamily):
         )
         async with self.engine.begin() as conn:
             result = await conn.execute(query)
-            # Whatever was still queued for the user must not go out either.
+            # Whatever was still queued or claimed for the user must not go out either (a claimed
+            # row is only sent after its owner marks it sending, which checks the status).
             await conn.execute(
                 sa.update(deliveries)
-                .where(deliveries.c.user_id == user_id, deliveries.c.status == PENDING)
+                .where(deliveries.c.user_id == user_id, deliveries.c.status.in_([PENDING, CLAIMED]))
                 .values(status=CANCELLED, last_error=reason, finished_at=_now())
             )
         return bool(result.rowcount)
@@ -126,7 +128,9 @@ class ScheduleQueries(QueryFamily):
             _schedule_query()
             .where(reminder_schedules.c.enabled, reminder_schedules.c.next_fire_at <= now)
             .where(scope.clause(reminder_schedules.c.user_id))
-            .order_by(reminder_schedules.c.next_fire_at)
+            # A total order: two replicas planning the same minute lock rows in one order
+            # (ties broken by user id), so they queue on each other instead of deadlocking.
+            .order_by(reminder_schedules.c.next_fire_at, reminder_schedules.c.user_id)
             .limit(limit)
         )
         async with self.engine.connect() as conn:
@@ -144,10 +148,14 @@ class ScheduleQueries(QueryFamily):
             return 0
         now = _now()
         async with self.engine.begin() as conn:
-            params = [_plan_params(planned, move, now) for planned, move in steps]
-            queued = (await conn.execute(self._plan_statement(), params)).rowcount or 0
+            queued = 0
+            statement = self._plan_statement()
+            # One execute per row: asyncpg reports no row count for an executemany.
+            for planned, move in steps:
+                result = await conn.execute(statement, _plan_params(planned, move, now))
+                queued += max(result.rowcount or 0, 0)
             await conn.execute(_move_statement(), [_move_params(m, now) for _, m in steps])
-        return max(queued, 0)
+        return queued
 
     def _plan_statement(self) -> Any:
         """INSERT … SELECT the delivery only if the schedule is still as the planner read it."""

@@ -65,6 +65,8 @@ assessment_drafts = sa.Table(
     sa.Column("state", sa.String(64), nullable=False),
     sa.Column("answers", sa.JSON, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # Bumped on every save: a save that read an older version loses (another replica won).
+    sa.Column("version", sa.Integer, nullable=False, server_default="0"),
 )
 
 # One schedule per user. next_fire_at is the UTC instant of the next reminder and next_local_date
@@ -105,6 +107,8 @@ deliveries = sa.Table(
     sa.Column("finished_at", UTCDateTime, nullable=True),
     sa.Column("message_id", sa.BigInteger, nullable=True),
     sa.Column("last_error", sa.String(200), nullable=True),
+    # Messages of a split reminder already delivered: a retry resumes with the next one.
+    sa.Column("parts_sent", sa.Integer, nullable=False, server_default="0"),
     sa.UniqueConstraint("user_id", "local_date", "slot"),
     sa.Index("ix_deliveries_queue", "status", "due_at"),
 )
@@ -156,6 +160,28 @@ conversation_state = sa.Table(
     sa.Column("safety", sa.String(80), nullable=True),  # the warning sign the user described
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# One row per running dispatcher. Its claims are its own only while alive_until is ahead: a
+# process that stops renewing (crash, SIGKILL, lost network) has its claims taken over.
+processes = sa.Table(
+    "processes",
+    metadata,
+    sa.Column("owner", sa.String(32), primary_key=True),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("alive_until", UTCDateTime, nullable=False),
+    sa.Column("last_ok_at", UTCDateTime, nullable=True),
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.String(200), nullable=True),
+)
+
+# A job only one process may do at a time (long polling; one user's update), held until `until`.
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.String(32), nullable=False),
+    sa.Column("until", UTCDateTime, nullable=False),
 )
 
 # Children first: forget_user deletes in this order so foreign keys never object.

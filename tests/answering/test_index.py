@@ -10,6 +10,7 @@ import pytest
 
 from bot.answering.index import (
     MANIFEST_FILE,
+    ROWS_FILE,
     VECTORS_FILE,
     IndexUnavailable,
     build_index,
@@ -71,6 +72,28 @@ def test_corrupt_vectors_are_rebuilt(knowledge_copy, tmp_path, embedder, caplog)
         index = load_index(kb, embedder, index_dir)
     assert "corrupt" in caplog.text
     assert index.faiss_index.ntotal == index.manifest["vectors"]
+
+
+@pytest.mark.parametrize("name", [VECTORS_FILE, ROWS_FILE])
+def test_scrambled_contents_behind_a_valid_header_are_caught_and_rebuilt(
+    knowledge_copy, tmp_path, embedder, caplog, name
+):
+    index_dir = tmp_path / "index"
+    kb = load_knowledge(knowledge_copy)
+    built = build_index(kb, embedder, index_dir)
+    if name == VECTORS_FILE:  # same header and size, vectors scrambled: FAISS loads it happily
+        raw = bytearray((index_dir / name).read_bytes())
+        tail = raw[-4096:]
+        raw[-4096:] = tail[::-1]
+        (index_dir / name).write_bytes(bytes(raw))
+    else:  # chunk ids shuffled: every row would point at the wrong chunk
+        rows = json.loads((index_dir / name).read_text())
+        (index_dir / name).write_text(json.dumps(rows[1:] + rows[:1]))
+    with caplog.at_level(logging.WARNING):
+        index = load_index(kb, embedder, index_dir)
+    assert "checksum" in caplog.text and "rebuilding" in caplog.text
+    assert index.rows == built.rows
+    assert read_index(index_dir).rows == built.rows
 
 
 def test_garbled_manifest_is_rebuilt(knowledge_copy, tmp_path, embedder, caplog):

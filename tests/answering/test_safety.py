@@ -77,6 +77,14 @@ def test_exact_words_do_not_match_other_forms(coach):
     assert "=lock" in stems and "=locked" not in stems
 
 
+async def test_a_red_flag_after_character_500_of_a_long_message_is_still_triaged(coach) -> None:
+    # Telegram's path (Coach.reply) used to cut the message at 500 characters before triage.
+    preamble = "I have been doing wall sits and clamshells every morning for a month. " * 9
+    assert len(preamble) > 500
+    reply = await coach.reply(preamble + "Yesterday my knee is hot, red and swollen.")
+    assert reply.kind is ReplyKind.SAFETY
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -31,6 +31,7 @@ from bot.config import PROJECT_ROOT
 from bot.knowledge import Equipment, Kind, KnowledgeBase, Level, load_knowledge
 from bot.replies import ReplyKind
 from bot.storage.database import Database
+from bot.storage.records import StaleDraft
 
 KB: KnowledgeBase = load_knowledge(PROJECT_ROOT / "knowledge")
 QUESTIONS = load_questionnaire(DEFAULT_PATH, KB)
@@ -247,6 +248,21 @@ async def test_answers_survive_a_restart_mid_way(db: Database, tmp_path: Path) -
     turn = await run(make_flow(reopened), FULL_RUN[6:])
     assert "Your routine" in turn.reply.text
     await reopened.close()
+
+
+async def test_two_replicas_tapping_for_one_user_never_lose_an_answer(db: Database) -> None:
+    """Replicas A and B both read the draft; A saves first, so B's save is refused (and its tap
+    shows the questionnaire as it now stands) instead of overwriting A's answer."""
+    other = Database(db.url)
+    first, second = make_flow(db), make_flow(other)
+    await run(first, FULL_RUN[:3])
+    step, answers = await second._draft(USER)  # B read the draft for its tap …
+    await first.tap(USER, FULL_RUN[3])  # … while A handled the user's next tap and saved
+    after_a = await db.load_draft_versioned(USER)
+    with pytest.raises(StaleDraft):
+        await second._save_draft(USER, step, answers)
+    assert await db.load_draft_versioned(USER) == after_a  # A's answer kept
+    await other.close()
 
 
 async def test_a_stale_button_restarts_cleanly_with_a_message(db: Database) -> None:

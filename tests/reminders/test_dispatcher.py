@@ -239,10 +239,13 @@ async def test_after_a_hard_crash_a_send_in_flight_is_never_resent(
     rig.clock.advance(hours=1)
     crashed = rig.dispatcher()
     await crashed.plan_due()
+    await crashed.heartbeat()
     owner, now = crashed.config.owner, rig.clock()
-    in_flight, not_started = await rig.db.claim_deliveries(owner, now, 10, now)
+    in_flight, not_started = await rig.db.claim_deliveries(owner, now, 10)
     await rig.db.mark_sending([in_flight.id], owner)  # then the process was killed
-    rig.clock.advance(minutes=10)
+    rig.clock.advance(seconds=5)
+    assert await rig.dispatcher().recover() == 0  # its heartbeat is still fresh
+    rig.clock.advance(seconds=11)  # the heartbeat lapsed: seconds after the crash, not minutes
     restarted = rig.dispatcher()
     assert await restarted.recover() == 1
     await restarted.tick()
@@ -312,8 +315,26 @@ async def test_403_blocked_disables_the_schedule_and_is_not_retried(
     assert "blocked" in (await rig.subs.show(1)).text
 
 
-@pytest.mark.parametrize("failure", [{"drop": True}, {"status": 502}, {"status": 500}])
-async def test_a_network_error_is_retried_with_backoff(
+async def test_a_connection_lost_after_sending_is_recorded_unknown_and_not_resent(
+    rig: Rig,
+    stub: BotApiStub,
+) -> None:
+    await rig.subscribe(1, "13:00")
+    await rig.subscribe(2, "13:00")
+    rig.clock.advance(hours=1)
+    stub.fail("sendMessage", times=1, drop=True, chat_id=1)  # Telegram may have delivered it
+    dispatcher = rig.dispatcher()
+    stats = await dispatcher.tick()
+    assert (stats.unknown, stats.sent, dispatcher.totals.unknown) == (1, 1, 1)
+    for _ in steps(rig.clock, rig.clock.now + timedelta(hours=1), timedelta(minutes=5)):
+        await dispatcher.tick()
+    attempts = [c for c in stub.calls if c.method == "sendMessage" and c.chat_id == 1]
+    assert len(attempts) == 1
+    assert await rig.db.delivery_counts() == {SENT: 1, UNKNOWN: 1}
+
+
+@pytest.mark.parametrize("failure", [{"status": 502}, {"status": 500}])
+async def test_a_failure_before_the_request_got_through_is_retried_with_backoff(
     rig: Rig,
     stub: BotApiStub,
     failure: dict,
@@ -329,7 +350,7 @@ async def test_a_network_error_is_retried_with_backoff(
     assert (await dispatcher.tick()).sent == 0  # second backoff is 10 s
     rig.clock.advance(seconds=1)
     assert (await dispatcher.tick()).sent == 1
-    delivery = next(iter(await rig.db.claim_deliveries("x", rig.clock(), 1, rig.clock())), None)
+    delivery = next(iter(await rig.db.claim_deliveries("x", rig.clock(), 1)), None)
     assert delivery is None and len(reminders(stub)) == 1
 
 

@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 
 from bot.config import Settings
 from bot.storage.checks import SelfCheck
-from bot.storage.database import Database, alembic_config
+from bot.storage.database import Database, DatabaseDamaged, alembic_config
 from bot.storage.records import (
     CLAIMED,
     DONE,
@@ -27,6 +27,7 @@ from bot.storage.records import (
     PlannedDelivery,
     ScheduleMove,
     Scope,
+    StaleDraft,
 )
 from bot.storage.tables import USER_TABLES, metadata
 
@@ -56,8 +57,7 @@ async def test_the_migration_creates_exactly_the_declared_schema(db: Database) -
     async with db.engine.connect() as conn:
         assert await conn.run_sync(differences) == []
         version = (await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).one()
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert version[0] == head
+    assert version[0] == ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 async def test_profile_and_draft_round_trip(db: Database) -> None:
@@ -136,47 +136,90 @@ async def test_a_stopped_schedule_is_not_planned(db: Database) -> None:
     assert [s.user_id for s in due] == [5] and await db.due_schedules(NOW, 10) == []
 
 
-async def test_two_processes_claiming_at_once_never_share_a_row(tmp_path: Path) -> None:
-    settings = Settings(KNEEBOT_DATA_DIR=tmp_path)
-    first, second = Database.from_settings(settings), Database.from_settings(settings)
-    await first.migrate()
+async def test_two_processes_claiming_at_once_never_share_a_row(db: Database) -> None:
+    first, second = db, Database(db.url)
     for user_id in range(1, 201):
         await queue(first, user_id, date(2025, 6, 2))
 
     async def drain(db: Database, owner: str) -> list[int]:
+        await db.heartbeat(owner, NOW, timedelta(minutes=1))  # alive: its claims stay its own
+        await both_connected.wait()
         taken: list[int] = []
-        while batch := await db.claim_deliveries(owner, NOW, 7, NOW - timedelta(minutes=5)):
+        while batch := await db.claim_deliveries(owner, NOW, 7):
             taken += [d.id for d in batch]
             await asyncio.sleep(0)
         return taken
 
+    both_connected = asyncio.Barrier(2)
     a, b = await asyncio.gather(drain(first, "a"), drain(second, "b"))
-    await first.close()
     await second.close()
     assert not set(a) & set(b)
     assert len(a) + len(b) == 200 and a and b
 
 
-async def test_a_claim_is_taken_over_only_when_stale_and_never_once_sending(db: Database) -> None:
+async def test_a_claim_is_taken_over_once_its_owner_stops_heartbeating_never_once_sending(
+    db: Database,
+) -> None:
     await queue(db, 1, date(2025, 6, 2))
     await queue(db, 2, date(2025, 6, 2))
-    first, second = await db.claim_deliveries("dead", NOW, 10, NOW - timedelta(minutes=5))
+    await db.heartbeat("dead", NOW, timedelta(seconds=15))
+    first, second = await db.claim_deliveries("dead", NOW, 10)
     assert await db.mark_sending([first.id], "dead") == {first.id}
-    later = NOW + timedelta(minutes=1)
-    assert await db.claim_deliveries("alive", later, 10, later - timedelta(minutes=5)) == []
-    much_later = NOW + timedelta(minutes=10)
-    taken = await db.claim_deliveries("alive", much_later, 10, much_later - timedelta(minutes=5))
+    while_alive = NOW + timedelta(seconds=10)
+    assert await db.claim_deliveries("alive", while_alive, 10) == []
+    assert await db.abandon_dead_sends(while_alive) == []
+    lapsed = NOW + timedelta(seconds=16)  # seconds after the last heartbeat, not minutes
+    taken = await db.claim_deliveries("alive", lapsed, 10)
     assert [d.id for d in taken] == [second.id]  # the one mid-send is never taken over
     assert await db.mark_sending([second.id], "dead") == set()  # the dead owner lost its claim
-    abandoned = await db.abandon_stale_sends(much_later - timedelta(minutes=5))
+    abandoned = await db.abandon_dead_sends(lapsed)
     assert [d.id for d in abandoned] == [first.id]
     assert (await db.get_delivery(first.id)).status == UNKNOWN
+
+
+async def test_stop_cancels_claimed_rows_so_their_owner_never_sends_them(db: Database) -> None:
+    await queue(db, 1, date(2025, 6, 2))
+    (claimed,) = await db.claim_deliveries("me", NOW, 10)
+    await db.disable_schedule(1, "stopped")
+    assert await db.mark_sending([claimed.id], "me") == set()
+    assert (await db.get_delivery(claimed.id)).status == "cancelled"
+
+
+async def test_planning_counts_queued_rows_on_every_backend(db: Database) -> None:
+    day = date(2025, 6, 2)
+    steps = []
+    for user_id in (1, 2, 3):
+        await db.save_schedule(user_id, user_id, "07:30", 127, NOW, day)
+        planned = PlannedDelivery(user_id, user_id, day, "daily", NOW)
+        steps.append((planned, ScheduleMove(user_id, NOW, NOW + timedelta(days=1), day)))
+    assert await db.plan(steps) == 3  # asyncpg reports no count for a multi-row execute
+    assert await db.plan(steps) == 0  # already queued (and the schedules moved on)
+
+
+async def test_a_draft_saved_from_a_stale_read_is_refused(db: Database) -> None:
+    first = await db.save_draft(7, "pain", {}, version=0)
+    assert await db.load_draft_versioned(7) == ("pain", {}, first)
+    await db.save_draft(7, "signs", {"pain": ["none"]}, version=first)  # one replica wins
+    with pytest.raises(StaleDraft):
+        await db.save_draft(7, "goals", {}, version=first)  # the other read the old version
+    with pytest.raises(StaleDraft):
+        await db.save_draft(7, "pain", {}, version=0)  # "no draft yet" is stale too
+    assert (await db.load_draft(7))[0] == "signs"
+
+
+async def test_a_lease_has_one_holder_until_it_lapses(db: Database) -> None:
+    hold = timedelta(seconds=30)
+    assert await db.take_lease("polling", "a", NOW, hold)
+    assert not await db.take_lease("polling", "b", NOW + timedelta(seconds=10), hold)
+    assert await db.take_lease("polling", "a", NOW + timedelta(seconds=20), hold)  # renewed
+    assert not await db.take_lease("polling", "b", NOW + timedelta(seconds=45), hold)
+    assert await db.take_lease("polling", "b", NOW + timedelta(seconds=51), hold)  # lapsed
 
 
 async def test_finish_records_sent_and_requeues_a_retry(db: Database) -> None:
     await queue(db, 1, date(2025, 6, 2))
     await queue(db, 2, date(2025, 6, 2))
-    one, two = await db.claim_deliveries("me", NOW, 10, NOW)
+    one, two = await db.claim_deliveries("me", NOW, 10)
     assert await db.mark_sending([one.id, two.id], "me") == {one.id, two.id}
     retry_at = NOW + timedelta(seconds=30)
     await db.finish(
@@ -184,14 +227,14 @@ async def test_finish_records_sent_and_requeues_a_retry(db: Database) -> None:
     )
     sent, retried = await db.get_delivery(one.id), await db.get_delivery(two.id)
     assert (sent.status, retried.status, retried.due_at) == (SENT, PENDING, retry_at)
-    assert await db.claim_deliveries("me", NOW, 10, NOW) == []
-    assert [d.id for d in await db.claim_deliveries("me", retry_at, 10, NOW)] == [two.id]
+    assert await db.claim_deliveries("me", NOW, 10) == []
+    assert [d.id for d in await db.claim_deliveries("me", retry_at, 10)] == [two.id]
     assert (await db.get_delivery(two.id)).status == CLAIMED
 
 
 async def test_release_hands_unstarted_claims_back(db: Database) -> None:
     await queue(db, 1, date(2025, 6, 2))
-    (claimed,) = await db.claim_deliveries("me", NOW, 10, NOW)
+    (claimed,) = await db.claim_deliveries("me", NOW, 10)
     await db.release([claimed.id], "me")
     assert (await db.get_delivery(claimed.id)).status == PENDING
 
@@ -199,8 +242,8 @@ async def test_release_hands_unstarted_claims_back(db: Database) -> None:
 async def test_a_scope_keeps_console_and_telegram_users_apart(db: Database) -> None:
     await queue(db, 0, date(2025, 6, 2))
     await queue(db, 1, date(2025, 6, 2))
-    telegram = await db.claim_deliveries("tg", NOW, 10, NOW, Scope(skip=0))
-    console = await db.claim_deliveries("console", NOW, 10, NOW, Scope(only=0))
+    telegram = await db.claim_deliveries("tg", NOW, 10, Scope(skip=0))
+    console = await db.claim_deliveries("console", NOW, 10, Scope(only=0))
     assert [d.user_id for d in telegram] == [1] and [d.user_id for d in console] == [0]
 
 
@@ -217,3 +260,26 @@ async def test_times_come_back_as_aware_utc(db: Database) -> None:
     await db.save_schedule(1, 1, "09:30", 127, berlin_time, date(2025, 6, 2))
     schedule = await db.get_schedule(1)
     assert schedule.next_fire_at == berlin_time and schedule.next_fire_at.tzinfo == UTC
+
+
+async def test_a_database_file_with_scrambled_pages_is_a_clear_start_up_error(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(KNEEBOT_DATA_DIR=tmp_path)
+    database = Database.from_settings(settings)
+    await database.migrate()
+    for user_id in range(1, 400):
+        await queue(database, user_id, date(2025, 6, 2))
+    await database.close()
+    path = tmp_path / "kneebot.sqlite3"
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    raw = bytearray(path.read_bytes())
+    page = 4096
+    assert len(raw) > 6 * page
+    raw[2 * page : 5 * page] = bytes(reversed(raw[2 * page : 5 * page]))  # header page intact
+    path.write_bytes(bytes(raw))
+    damaged = Database.from_settings(settings)
+    with pytest.raises(DatabaseDamaged, match="damaged"):
+        await damaged.migrate()
+    await damaged.close()

@@ -27,7 +27,8 @@ from bot.clock import utc_now
 from bot.config import Settings
 from bot.privacy import user_ref
 
-from .ordering import PerUserOrder
+from .ordering import PerUserOrder, UserLeases
+from .pacing import ReplyLimiter
 from .render import send_reply, template_reply
 from .services import FEATURES_KEY, SERVICES_KEY, Services, services
 
@@ -88,13 +89,12 @@ def build_application(
 
 
 def _rate_limiter(settings: Settings) -> AIORateLimiter:
-    # PTB limits per chat only for groups; private chats share the overall budget.
-    return AIORateLimiter(
-        overall_max_rate=settings.rate_overall_per_second,
-        overall_time_period=1,
-        group_max_rate=settings.rate_per_chat_per_second,
-        group_time_period=1,
-        max_retries=RATE_LIMIT_RETRIES,
+    # Chat replies only: reminders go through a Bot of their own (see reminders.start), so a
+    # fan-out never spends this budget. Private chats are paced per chat too (pacing.py).
+    return ReplyLimiter(
+        overall=settings.rate_overall_per_second,
+        per_chat=settings.rate_per_chat_per_second,
+        retries=RATE_LIMIT_RETRIES,
     )
 
 
@@ -115,6 +115,10 @@ async def post_init(application: Application) -> None:
         svc: Services = application.bot_data[SERVICES_KEY]
         opened = await open_features(svc.settings, svc.runtime, svc.db, svc.clock)
         application.bot_data[FEATURES_KEY] = application.bot_data[OWN_FEATURES_KEY] = opened
+    processor = application.update_processor
+    db = application.bot_data[FEATURES_KEY].db
+    if isinstance(processor, PerUserOrder) and db.dialect == "postgresql":
+        processor.shared = UserLeases(db)  # replicas: one user's updates one at a time overall
     for module in feature_modules():
         await _maybe_call(module, "start", application)
 

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+import httpx
 from telegram import Bot, InlineKeyboardMarkup, InputFile, LinkPreviewOptions, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
@@ -23,6 +24,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot import actions
@@ -40,6 +42,8 @@ log = logging.getLogger(__name__)
 
 FEATURE_KEY = "reminders"
 GONE_CHAT = ("chat not found", "user is deactivated", "bot was kicked")
+# httpx errors raised before any byte of the request left: safe to send again.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 NEW_MESSAGES = filters.UpdateType.MESSAGE
 BUTTONS = actions.pattern(actions.REMIND, actions.REMIND_ENTRY)
 CHECK_BUTTONS = actions.pattern(actions.CHECK, actions.CHECK)
@@ -58,6 +62,7 @@ class Feature:
     subscriptions: Subscriptions
     dispatcher: Dispatcher
     task: asyncio.Task | None = None
+    bot: Bot | None = None  # the reminders' own Bot (shut down in finish)
 
 
 def register(application: Application) -> None:
@@ -88,9 +93,14 @@ async def start(application: Application) -> None:
     opened = features(application)
     db, subs, clock = opened.db, opened.subscriptions, opened.clock
     config = DispatchConfig.from_settings(svc.settings, scope=Scope(skip=CONSOLE_USER_ID))
-    dispatcher = Dispatcher(db, make_sender(application.bot, subs), clock, config)
+    # Reminders get a Bot of their own: no PTB limiter (the dispatcher paces them and sees each
+    # 429 itself, instead of PTB sleeping on it while rows wait) and their own connection pool,
+    # so a fan-out never queues chat replies behind it.
+    bot = reminder_bot(application.bot, config.in_flight)
+    await bot.initialize()
+    dispatcher = Dispatcher(db, make_sender(bot, subs), clock, config)
     subs.on_change = dispatcher.wake
-    feature = Feature(db, subs, dispatcher)
+    feature = Feature(db, subs, dispatcher, bot=bot)
     feature.task = asyncio.create_task(dispatcher.run(), name="kneebot-reminders")
     application.bot_data[FEATURE_KEY] = feature
     log.info("reminder dispatcher started owner=%s", config.owner)
@@ -105,7 +115,25 @@ async def finish(application: Application) -> None:
         feature.task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await feature.task
+    if feature.bot is not None:
+        await feature.bot.shutdown()
     log.info("reminder dispatcher stopped")
+
+
+def reminder_request(pool: int) -> HTTPXRequest:
+    """HTTP for reminder sends: a pool above the dispatcher's in-flight limit, so a send never
+    waits for a connection (a pool timeout is harmless, but a wasted turn)."""
+    return HTTPXRequest(connection_pool_size=pool + 8, read_timeout=10.0, write_timeout=10.0)
+
+
+def reminder_bot(app_bot: Bot, in_flight: int) -> Bot:
+    """A plain Bot for the same token and server as the application's, without a rate limiter."""
+    return Bot(
+        app_bot.token,
+        base_url=app_bot.base_url.removesuffix(app_bot.token),
+        base_file_url=app_bot.base_file_url.removesuffix(app_bot.token),
+        request=reminder_request(in_flight),
+    )
 
 
 class ReminderSender:
@@ -123,6 +151,8 @@ class ReminderSender:
         self._ready = await self.subs.reminders(batch)
 
     async def __call__(self, delivery: Delivery) -> int | None:
+        """Send the reminder's messages, from the first one not delivered yet (a retry of a
+        split reminder resumes where the last attempt failed)."""
         if delivery.id in self._ready:
             reply = self._ready.pop(delivery.id)
         else:
@@ -130,7 +160,10 @@ class ReminderSender:
         message_id = None
         if reply is None:  # a quiet rest day: nothing to send
             return None
-        for html, markup in messages(reply):
+        parts = messages(reply)
+        for number, (html, markup) in enumerate(parts):
+            if number < delivery.parts_sent:
+                continue
             try:
                 message = await self.bot.send_message(
                     delivery.chat_id,
@@ -140,21 +173,38 @@ class ReminderSender:
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
                 )
             except TelegramError as exc:
-                raise send_failure(exc) from exc
+                raise send_failure(exc, parts_sent=number) from exc
             message_id = message.message_id
         return message_id
 
 
-def send_failure(exc: TelegramError) -> SendFailure:
-    """python-telegram-bot's error in the dispatcher's channel-neutral terms."""
+def send_failure(exc: TelegramError, parts_sent: int | None = None) -> SendFailure:
+    """python-telegram-bot's error in the dispatcher's channel-neutral terms.
+
+    Only a failure that proves the request did not reach Telegram is retryable: an answer
+    from Telegram (429, 5xx) or a connection that was never made. A timeout or a reset after
+    the request was written is ambiguous: Telegram may have delivered it.
+    """
     if isinstance(exc, RetryAfter):
-        return SendFailure(FailureKind.RATE_LIMITED, "429", retry_after=_retry_after(exc))
+        return SendFailure(
+            FailureKind.RATE_LIMITED, "429", retry_after=_retry_after(exc), parts_sent=parts_sent
+        )
     gone = isinstance(exc, BadRequest) and any(s in exc.message.lower() for s in GONE_CHAT)
     if isinstance(exc, Forbidden) or gone:
-        return SendFailure(FailureKind.GONE, exc.message)
+        return SendFailure(FailureKind.GONE, exc.message, parts_sent=parts_sent)
     if isinstance(exc, NetworkError) and not isinstance(exc, BadRequest):
-        return SendFailure(FailureKind.RETRYABLE, str(exc))
-    return SendFailure(FailureKind.PERMANENT, repr(exc))
+        kind = FailureKind.AMBIGUOUS if _may_have_arrived(exc) else FailureKind.RETRYABLE
+        return SendFailure(kind, str(exc), parts_sent=parts_sent)
+    return SendFailure(FailureKind.PERMANENT, repr(exc), parts_sent=parts_sent)
+
+
+def _may_have_arrived(exc: NetworkError) -> bool:
+    """A transport error after the request left (PTB chains httpx's error as the cause);
+    without an httpx cause Telegram itself answered (e.g. 502 Bad Gateway): not delivered."""
+    cause = exc.__cause__
+    if not isinstance(cause, httpx.HTTPError):
+        return False
+    return not isinstance(cause, NOT_SENT)
 
 
 def _retry_after(exc: RetryAfter) -> timedelta:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import signal
@@ -17,12 +18,16 @@ from telegram.ext import Application
 from bot.app import Features, Runtime, build_runtime, open_features
 from bot.config import Settings
 from bot.knowledge import load_knowledge
+from bot.storage.database import DatabaseDamaged
 
 from .app import api_urls, build_application
+from .polling import PollingLease
+from .services import features
 
 log = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+LEASE_KEY = "polling_lease"
 
 
 class StartupError(Exception):
@@ -64,6 +69,8 @@ async def open_database(settings: Settings, runtime: Runtime) -> Features:
     """One database for every feature, migrated once to the newest schema."""
     try:
         return await open_features(settings, runtime)
+    except DatabaseDamaged as exc:
+        raise StartupError(str(exc)) from None
     except (OSError, SQLAlchemyError) as exc:
         raise StartupError(f"cannot open the database ({type(exc).__name__}: {exc})") from None
 
@@ -102,11 +109,16 @@ async def serve(application: Application, settings: Settings, stop: asyncio.Even
     try:
         if application.post_init:
             await application.post_init(application)
-        mode = await _take_updates(application, settings)
         await application.start()
+        mode = await _take_updates(application, settings)
         log.info("running as @%s (%s)", application.bot.username, mode)
         await stop.wait()
     finally:
+        lease = application.bot_data.pop(LEASE_KEY, None)
+        if lease is not None:
+            lease.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await lease
         await _shut_down(application)
     log.info("stopped cleanly")
 
@@ -115,8 +127,10 @@ async def _take_updates(application: Application, settings: Settings) -> str:
     updater = application.updater
     assert updater is not None
     if not settings.webhook_url:
-        await updater.start_polling(allowed_updates=Update.ALL_TYPES, error_callback=_polling_error)
-        return "long polling"
+        # One poller among replicas (a second one would get 409 Conflict from Telegram).
+        poller = PollingLease(application, features(application).db)
+        application.bot_data[LEASE_KEY] = asyncio.create_task(poller.run(), name="polling-lease")
+        return "long polling under the database lease"
     await updater.start_webhook(
         listen=settings.webhook_listen,
         port=settings.webhook_port,
@@ -133,11 +147,6 @@ def webhook_secret(settings: Settings) -> str:
     if settings.webhook_secret is not None:
         return settings.webhook_secret.get_secret_value()
     return secrets.token_urlsafe(32)
-
-
-def _polling_error(exc: TelegramError) -> None:
-    """PTB retries polling by itself; one line per failure is enough."""
-    log.warning("getting updates failed, retrying: %s: %s", type(exc).__name__, exc)
 
 
 async def _shut_down(application: Application) -> None:

@@ -92,3 +92,34 @@ async def test_locks_are_released_when_a_user_goes_quiet() -> None:
 def test_updates_without_a_user_or_chat_are_not_serialised() -> None:
     assert order_key(Update(5)) is None  # e.g. a poll's state: nobody to keep in order
     assert order_key("not an update") is None
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_one_users_updates_run_one_at_a_time_across_two_replicas(
+    empty_database_url: str,
+) -> None:
+    """Two processors (two replicas) on one PostgreSQL database never overlap a user's updates."""
+    from bot.channels.telegram.ordering import UserLeases
+    from bot.storage.database import Database
+
+    first_db, second_db = Database(empty_database_url), Database(empty_database_url)
+    await first_db.migrate()
+    replicas = [PerUserOrder(), PerUserOrder()]
+    replicas[0].shared, replicas[1].shared = UserLeases(first_db), UserLeases(second_db)
+    running: list[int] = []
+    overlaps = 0
+
+    async def handle(update_id: int) -> None:
+        nonlocal overlaps
+        running.append(update_id)
+        overlaps += len(running) > 1
+        await asyncio.sleep(0.05)
+        running.remove(update_id)
+
+    async with replicas[0], replicas[1]:
+        await asyncio.gather(
+            *(replicas[n % 2].process_update(message_update(n, 7), handle(n)) for n in range(10))
+        )
+    await first_db.close()
+    await second_db.close()
+    assert overlaps == 0 and running == []
