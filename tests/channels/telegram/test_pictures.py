@@ -40,20 +40,40 @@ async def pictured_bot(
         yield application
 
 
-async def test_howto_arrives_with_its_animation_then_the_steps(
+async def test_howto_arrives_as_its_animation_with_the_steps_as_caption(
     botapi: BotApiStub, pictured_bot: Application, coach: Coach, pictures_index: Path
 ) -> None:
     expected = await coach.reply(HOWTO_QUESTION)
     chat = private_chat(botapi)
     since = botapi.mark()
-    [text] = await chat.ask(HOWTO_QUESTION)
-    [animation] = botapi.sent("sendAnimation", since=since, chat_id=chat.id)
+    chat.send(HOWTO_QUESTION)
+    [animation] = await botapi.wait_for("sendAnimation", since=since)
     assert animation.files["animation"] == animation_path(pictures_index, "clamshell").read_bytes()
     assert animation.result["animation"]["width"] > 100  # Telegram took it as a GIF animation
-    assert botapi.calls.index(animation) < botapi.calls.index(text)
-    # The steps are longer than a caption, so they follow as the message with the buttons.
-    assert "caption" not in animation.params and text.html == expected.html
-    assert text.callback_data == [button.action for button in expected.buttons]
+    # The phone-sized how-to fits a caption, so steps and buttons ride on the animation.
+    assert animation.params["caption"] == expected.html
+    assert animation.callback_data == [button.action for button in expected.buttons]
+    assert botapi.sent("sendMessage", since=since, chat_id=chat.id) == []
+
+
+async def test_steps_longer_than_a_caption_follow_the_animation(
+    botapi: BotApiStub, pictured_bot: Application, coach: Coach
+) -> None:
+    full = coach.howto(coach.kb.by_id("clamshell"))
+    long = Reply(
+        ReplyKind.HOWTO, full.html + "\n" + "step " * 300 + "end", "", full.sources, full.buttons
+    )
+    chat = private_chat(botapi)
+    botapi.chats[chat.id] = chat.chat  # known to the stub, as if the user had written first
+    since = botapi.mark()
+    await send_reply(chat.id, CallbackContext(pictured_bot), long)
+    [animation] = botapi.sent("sendAnimation", since=since, chat_id=chat.id)
+    [text] = botapi.sent("sendMessage", since=since, chat_id=chat.id)
+    assert "caption" not in animation.params and botapi.calls.index(animation) < botapi.calls.index(
+        text
+    )
+    assert text.html == long.html
+    assert text.callback_data == [button.action for button in full.buttons]
 
 
 async def test_the_same_picture_is_uploaded_once_then_sent_by_file_id(
@@ -61,9 +81,10 @@ async def test_the_same_picture_is_uploaded_once_then_sent_by_file_id(
 ) -> None:
     chat = private_chat(botapi)
     since = botapi.mark()
-    await chat.ask(HOWTO_QUESTION)
-    await chat.ask(HOWTO_QUESTION)
-    first, second = botapi.sent("sendAnimation", since=since, chat_id=chat.id)
+    chat.send(HOWTO_QUESTION)
+    await botapi.wait_for("sendAnimation", since=since)
+    chat.send(HOWTO_QUESTION)
+    first, second = await botapi.wait_for("sendAnimation", since=since, count=2)
     assert "animation" in first.files and not second.files
     assert second.params["animation"] == first.result["animation"]["file_id"]
 
