@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from bot.answering.calibration import load_calibration
 from bot.answering.coach import Coach
-from bot.answering.embedding import Embedder
+from bot.answering.embedding import Embedder, TorchEmbedder
 from bot.answering.index import load_index
+from bot.answering.onnx_model import load_onnx_embedder
 from bot.answering.retrieval import Retriever
 from bot.clock import Clock, shifted, utc_now
 from bot.coaching.flow import RoutineFlow
@@ -45,11 +46,20 @@ class Features:
             await self.db.close()
 
 
+def load_embedder(settings: Settings) -> Embedder:
+    """The query model on the configured backend (ONNX unless KNEEBOT_EMBED_BACKEND=torch)."""
+    if settings.embed_backend == "torch":
+        return TorchEmbedder()
+    return load_onnx_embedder(settings.index_dir)
+
+
 def build_runtime(settings: Settings, embedder: Embedder | None = None) -> Runtime:
     """Validate knowledge first (cheap, fails fast), then load the model and a current index."""
     kb = load_knowledge(settings.knowledge_dir)
-    embedder = embedder or Embedder()
-    index = load_index(kb, embedder, settings.index_dir)
+    embedder = embedder or load_embedder(settings)
+    # The index is always embedded by the torch reference; only a rebuild loads it.
+    reference = (lambda: embedder) if embedder.backend == "torch" else TorchEmbedder
+    index = load_index(kb, embedder, settings.index_dir, reference)
     retriever = Retriever(kb, index, embedder)
     calibration = load_calibration(settings.calibration_file)
     coach = Coach(kb, retriever, Composer(settings.prompts_dir), calibration)
