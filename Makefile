@@ -40,4 +40,4 @@ bench: index
 	$(BIN)/kneebot bench
 
 clean:
-	rm -rf $(VENV) index/*.faiss index/*.json data
+	rm -rf $(VENV) index/*.faiss index/*.json index/model.onnx* data

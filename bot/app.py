@@ -5,6 +5,7 @@ ready-made and only translate their messages into calls."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.answering.calibration import load_calibration
 from bot.answering.coach import Coach
@@ -13,12 +14,14 @@ from bot.answering.index import load_index
 from bot.answering.onnx_model import load_onnx_embedder
 from bot.answering.retrieval import Retriever
 from bot.clock import Clock, shifted, utc_now
-from bot.coaching.flow import RoutineFlow
 from bot.compose import Composer
 from bot.config import Settings
 from bot.knowledge import KnowledgeBase, load_knowledge
-from bot.reminders.commands import Subscriptions
-from bot.storage.database import Database
+
+if TYPE_CHECKING:
+    from bot.coaching.flow import RoutineFlow
+    from bot.reminders.commands import Subscriptions
+    from bot.storage.database import Database
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,12 @@ async def open_features(
     settings: Settings, runtime: Runtime, db: Database | None = None, clock: Clock = utc_now
 ) -> Features:
     """One database for every feature, migrated once, and the features built over it."""
+    # Imported here, not at the top: `ask` and `eval` answer without a database, and SQLAlchemy
+    # and the features cost a serving process's cold start about a third of its imports.
+    from bot.coaching.flow import RoutineFlow
+    from bot.reminders.commands import Subscriptions
+    from bot.storage.database import Database
+
     own_db = db is None
     db = db or Database.from_settings(settings)
     try:

@@ -143,6 +143,9 @@ class OnnxEmbedder(Embedder):
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = min(os.cpu_count() or 1, 4)
         options.inter_op_num_threads = 1
+        # No busy-waiting between runs: spinning threads starve the event loop on a small machine
+        # (measured here: 2.5× lower single-question throughput with spinning on).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = onnxruntime.InferenceSession(
             str(model_file), options, providers=["CPUExecutionProvider"]
         )
