@@ -114,12 +114,13 @@ def export_onnx(index_dir: Path, model_dir: Path | None = None) -> dict:
         cosine = _lowest_cosine(OnnxEmbedder(work_dir / ONNX_FILE, model_dir), expected)
         if cosine < MIN_COSINE:
             raise IndexUnavailable(f"the ONNX export disagrees with the reference ({cosine:.6f})")
+        entry = _manifest_entry(work_dir, model_dir, expected[0])
         for name in (ONNX_DATA_FILE, ONNX_FILE):  # the graph last: it names the data file
             (work_dir / name).chmod(0o644)
             (work_dir / name).replace(index_dir / name)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
-    entry = _manifest_entry(index_dir, model_dir, expected[0])
+    # A crash before this line leaves files whose checksums the manifest lacks: re-exported.
     update_manifest(index_dir, MANIFEST_KEY, entry)
     seconds = time.perf_counter() - started
     log.info(
@@ -179,14 +180,14 @@ def _trace(bert, path: Path) -> None:
     traced.unlink()
 
 
-def _manifest_entry(index_dir: Path, model_dir: Path, check_vector: np.ndarray) -> dict:
+def _manifest_entry(work_dir: Path, model_dir: Path, check_vector: np.ndarray) -> dict:
     import torch
 
     return {
         "format": EXPORT_FORMAT,
         "opset": OPSET,
         "source": {"model": MODEL_NAME} | source_identity(model_dir),
-        "sha256": {name: file_sha256(index_dir / name) for name in (ONNX_FILE, ONNX_DATA_FILE)},
+        "sha256": {name: file_sha256(work_dir / name) for name in (ONNX_FILE, ONNX_DATA_FILE)},
         "check_text": CHECK_TEXT,
         "check_vector": [round(float(x), 8) for x in check_vector],
         "torch": torch.__version__,
