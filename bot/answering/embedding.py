@@ -125,7 +125,9 @@ class OnnxEmbedder(Embedder):
     backend = "onnx"
     dtype = "float32"
 
-    def __init__(self, model_file: Path, model_dir: Path | None = None) -> None:
+    def __init__(
+        self, model_file: Path, model_dir: Path | None = None, threads: int | None = None
+    ) -> None:
         super().__init__()
         use_offline_model()  # TOKENIZERS_PARALLELISM: the worker thread is the parallelism
         import onnxruntime
@@ -141,7 +143,7 @@ class OnnxEmbedder(Embedder):
             pad_id=padding.get("pad_id", 0), pad_token=padding.get("pad_token", "[PAD]")
         )
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = min(os.cpu_count() or 1, 4)
+        options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
         options.inter_op_num_threads = 1
         # No busy-waiting between runs: spinning threads starve the event loop on a small machine
         # (measured here: 2.5× lower single-question throughput with spinning on).

@@ -167,21 +167,30 @@ print(json.dumps({{"seconds": seconds, "rss_mb": {PEAK_RSS}, "imported": {HEAVY}
 """
 
 
-def cold_start(settings: Settings, backend: str, runs: int) -> dict[str, object]:
-    """(5)+(6) process start to first answer, next to a bare model load; best of `runs`."""
-    answer = min(
-        (_child(COLD_ANSWER, settings, backend) for _ in range(runs)), key=lambda r: r["seconds"]
-    )
-    bare = min(
-        (_child(BARE_MODEL, settings, backend) for _ in range(runs)), key=lambda r: r["seconds"]
-    )
+def cold_starts(settings: Settings, runs: int) -> dict[str, dict]:
+    """(5)+(6) process start to first answer, next to a bare model load; best of `runs`.
+
+    The backends take turns, run after run, so a busy moment of the machine hits both.
+    """
+    answers: dict[str, list[dict]] = {backend: [] for backend in BACKENDS}
+    bares: dict[str, list[dict]] = {backend: [] for backend in BACKENDS}
+    for _ in range(runs):
+        for backend in BACKENDS:
+            answers[backend].append(_child(COLD_ANSWER, settings, backend))
+            bares[backend].append(_child(BARE_MODEL, settings, backend))
+    return {backend: _best(answers[backend], bares[backend]) for backend in BACKENDS}
+
+
+def _best(answers: list[dict], bares: list[dict]) -> dict[str, object]:
+    answer = min(answers, key=lambda r: r["seconds"])
+    bare = min(bares, key=lambda r: r["seconds"])
     return {
         "first_answer_s": round(answer["seconds"], 2),
         "bare_model_s": round(bare["seconds"], 2),
         "ratio": round(answer["seconds"] / bare["seconds"], 2),
-        "serving_peak_rss_mb": round(answer["rss_mb"], 1),
-        "bare_model_peak_rss_mb": round(bare["rss_mb"], 1),
-        "serving_imported": answer["imported"],
+        "serving_peak_rss_mb": round(max(r["rss_mb"] for r in answers), 1),
+        "bare_model_peak_rss_mb": round(max(r["rss_mb"] for r in bares), 1),
+        "serving_imported": sorted({name for r in answers for name in r["imported"]}),
     }
 
 
@@ -248,30 +257,36 @@ def build_seconds(runtime: Runtime) -> dict[str, float]:
         }
 
 
-async def _measure(runtime: Runtime, texts: list[str], quick: bool) -> dict[str, object]:
-    """The in-process measurements of one backend (the encode floor is taken side by side)."""
-    await runtime.coach.reply("warm up the model and the caches")
-    full = await full_path(runtime, texts)
-    results: dict[str, object] = {
-        "full_answer_ms": summary_ms(full),
-        "repeated": await repeated(runtime, texts[:150], 600 if quick else 2000),
-    }
-    per_user = 4 if quick else 8
-    levels = [await concurrency(runtime, texts, users, per_user) for users in USER_LEVELS]
-    one_user = levels[0]["throughput_per_s"]
-    for level in levels:
-        level["speedup_vs_1"] = round(level["throughput_per_s"] / one_user, 2)
-    results["concurrency"] = levels
-    return results
-
-
-def side_by_side_encode(runtimes: dict[str, Runtime], texts: list[str]) -> dict[str, list[float]]:
-    """(1) the floor, one question at a time, the backends taking turns so noise hits both."""
-    samples: dict[str, list[float]] = {backend: [] for backend in runtimes}
+async def _measure(runtimes: dict[str, Runtime], texts: list[str], quick: bool) -> dict:
+    """(1)–(4) for every backend; the backends take turns at each step so noise hits both."""
+    results: dict[str, dict] = {backend: {} for backend in runtimes}
+    raw: dict[str, list[float]] = {backend: [] for backend in runtimes}
+    full: dict[str, list[float]] = {backend: [] for backend in runtimes}
+    for runtime in runtimes.values():
+        await runtime.coach.reply("warm up the model and the caches")
     for text in texts:
         for backend, runtime in runtimes.items():
-            samples[backend] += raw_encode(runtime, [text])
-    return samples
+            raw[backend] += raw_encode(runtime, [text])
+            full[backend] += await full_path(runtime, [text])
+    for backend, runtime in runtimes.items():
+        results[backend] = {
+            "raw_encode_ms": summary_ms(raw[backend]),
+            "full_answer_ms": summary_ms(full[backend]),
+            "full_to_raw_p50": round(
+                percentile(full[backend], 50) / percentile(raw[backend], 50), 2
+            ),
+            "repeated": await repeated(runtime, texts[:150], 600 if quick else 2000),
+            "concurrency": [],
+        }
+    for users in USER_LEVELS:
+        for backend, runtime in runtimes.items():
+            level = await concurrency(runtime, texts, users, 4 if quick else 8)
+            results[backend]["concurrency"].append(level)
+    for measured in results.values():
+        one_user = measured["concurrency"][0]["throughput_per_s"]
+        for level in measured["concurrency"]:
+            level["speedup_vs_1"] = round(level["throughput_per_s"] / one_user, 2)
+    return results
 
 
 def run_bench(settings: Settings, quick: bool, output: Path) -> dict[str, object]:
@@ -281,16 +296,10 @@ def run_bench(settings: Settings, quick: bool, output: Path) -> dict[str, object
         for backend in BACKENDS
     }
     texts = questions(200 if quick else 400)
-    raw = side_by_side_encode(runtimes, texts)
     results: dict[str, object] = {"machine": _machine(), "quick": quick}
-    for backend, runtime in runtimes.items():
-        measured = asyncio.run(_measure(runtime, texts, quick))
-        measured["raw_encode_ms"] = summary_ms(raw[backend])
-        measured["full_to_raw_p50"] = round(
-            measured["full_answer_ms"]["p50"] / measured["raw_encode_ms"]["p50"], 2
-        )
-        measured["cold_start"] = cold_start(settings, backend, runs=1 if quick else 3)
-        results[backend] = measured
+    results |= asyncio.run(_measure(runtimes, texts, quick))
+    for backend, cold in cold_starts(settings, runs=1 if quick else 3).items():
+        results[backend]["cold_start"] = cold
     results["build"] = build_seconds(runtimes["torch"])
     results["fan_out"] = asyncio.run(fan_out(runtimes["onnx"], 1_000 if quick else 10_000))
     results["bench_process_peak_rss_mb"] = round(
