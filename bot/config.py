@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import os
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def resource_root() -> Path:
+    """Where knowledge/, prompts/ and migrations/ live: the source tree, or the installed copy.
+
+    A checkout (or an editable install) reads them next to the package; a wheel installs them as
+    data files under <prefix>/share/kneebot (see pyproject.toml).
+    """
+    if (PROJECT_ROOT / "knowledge").is_dir():
+        return PROJECT_ROOT
+    return Path(sys.prefix) / "share" / "kneebot"
+
+
+RESOURCES = resource_root()
 
 
 class Settings(BaseSettings):
@@ -30,9 +45,10 @@ class Settings(BaseSettings):
     webhook_listen: str = Field(default="127.0.0.1", alias="KNEEBOT_WEBHOOK_LISTEN")
     webhook_port: int = Field(default=8443, alias="KNEEBOT_WEBHOOK_PORT")
 
-    knowledge_dir: Path = Field(default=PROJECT_ROOT / "knowledge", alias="KNEEBOT_KNOWLEDGE_DIR")
-    index_dir: Path = Field(default=PROJECT_ROOT / "index", alias="KNEEBOT_INDEX_DIR")
-    prompts_dir: Path = Field(default=PROJECT_ROOT / "prompts", alias="KNEEBOT_PROMPTS_DIR")
+    knowledge_dir: Path = Field(default=RESOURCES / "knowledge", alias="KNEEBOT_KNOWLEDGE_DIR")
+    # index/ in a checkout; an installed package keeps its generated index in the data dir.
+    index_dir: Path | None = Field(default=None, alias="KNEEBOT_INDEX_DIR")
+    prompts_dir: Path = Field(default=RESOURCES / "prompts", alias="KNEEBOT_PROMPTS_DIR")
     calibration_file: Path = Field(
         default=PROJECT_ROOT / "bot" / "calibration.json", alias="KNEEBOT_CALIBRATION_FILE"
     )
@@ -58,6 +74,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [int(part) for part in value.replace(" ", "").split(",") if part]
         return value
+
+    @model_validator(mode="after")
+    def _default_index_dir(self) -> Settings:
+        if self.index_dir is None:
+            in_checkout = RESOURCES == PROJECT_ROOT
+            self.index_dir = PROJECT_ROOT / "index" if in_checkout else self.data_dir / "index"
+        return self
 
     @property
     def resolved_database_url(self) -> str:

@@ -103,3 +103,40 @@ def test_exercise_without_steps_is_rejected(tmp_path):
     path.write_text(text[:start] + text[end:])
     with pytest.raises(KnowledgeError, match=r"clamshell\.md: .*needs steps"):
         load_knowledge(directory)
+
+
+def test_every_chunk_has_example_questions():
+    kb = load_knowledge(KNOWLEDGE)
+    for chunk in kb.chunks:
+        assert 6 <= len(chunk.questions) <= 10, chunk.id
+
+
+def test_blank_example_question_names_file_and_field(tmp_path):
+    directory = _copy(tmp_path)
+    _break(directory / "clamshell.md", "questions:\n", 'questions:\n  - "  "\n')
+    with pytest.raises(KnowledgeError, match=r"clamshell\.md: field 'questions'"):
+        load_knowledge(directory)
+
+
+def test_repeated_example_question_is_rejected(tmp_path):
+    directory = _copy(tmp_path)
+    _break(directory / "clamshell.md", "questions:\n", 'questions:\n  - "Clams?"\n  - "clams?"\n')
+    with pytest.raises(KnowledgeError, match=r"clamshell\.md: field 'questions'.*twice"):
+        load_knowledge(directory)
+
+
+def test_hubs_are_overviews_that_link_their_area():
+    kb = load_knowledge(KNOWLEDGE)
+    hubs = {chunk.id: chunk for chunk in kb.chunks if chunk.hub}
+    assert set(hubs) == {"causes-at-a-glance", "how-to-fix-it", "exercises-by-goal"}
+    causes = {chunk.id for chunk in kb.of_kind(Kind.CAUSE)}
+    assert causes <= set(hubs["causes-at-a-glance"].related)
+    linked = {kb.by_id(ref).kind for ref in hubs["exercises-by-goal"].related}
+    assert linked == {Kind.EXERCISE}
+
+
+def test_a_hub_that_is_not_an_overview_names_file_and_field(tmp_path):
+    directory = _copy(tmp_path)
+    _break(directory / "causes-at-a-glance.md", "kind: overview", "kind: faq")
+    with pytest.raises(KnowledgeError, match=r"causes-at-a-glance\.md: field 'hub'"):
+        load_knowledge(directory)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bot.config import PROJECT_ROOT, Settings
+from bot.config import RESOURCES, Settings
 from bot.storage.base import QueryFamily
 from bot.storage.deliveries import DeliveryQueries
 from bot.storage.profiles import ProfileQueries
@@ -64,8 +64,10 @@ def alembic_config(connection: sa.Connection | None = None) -> Any:
     """The Alembic config for migrations/, optionally bound to an open connection."""
     from alembic.config import Config
 
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    # No alembic.ini here: the bot migrates itself, and an installed package ships no ini file.
+    config = Config()
+    config.set_main_option("script_location", str(RESOURCES / "migrations"))
+    config.set_main_option("path_separator", "os")
     if connection is not None:
         config.attributes["connection"] = connection
     return config

@@ -22,6 +22,19 @@ RED_FLAGS = [
     ("my knee hurts after an injury", "red-flags-injury"),
     ("knee pain at rest", "red-flags-medical"),
     ("my knee hurts even when I sit still", "red-flags-medical"),
+    ("my knee gave out on the stairs", "red-flags-injury"),
+    ("my knee buckled under me on the last rep", "red-flags-injury"),
+    ("the knee keeps giving out when I turn", "red-flags-injury"),
+    ("my kneecap popped out and back in", "red-flags-injury"),
+    ("my kneecap slipped out to the side during football", "red-flags-injury"),
+    ("someone tackled me from the side and my knee hurts on the inside", "red-flags-injury"),
+    ("got hit on the outside of my knee and now it hurts", "red-flags-injury"),
+    ("my calf is red and warm and tender on one side", "red-flags-medical"),
+    ("one leg is swollen and tender, can I foam roll it?", "red-flags-medical"),
+    ("one calf is bigger than the other and it aches", "red-flags-medical"),
+    ("numbness in my groin and trouble peeing", "red-flags-emergency"),
+    ("my leg is getting weaker fast", "red-flags-emergency"),
+    ("I can't control my bladder since my back started hurting", "red-flags-emergency"),
 ]
 
 EVERYDAY = [
@@ -34,6 +47,14 @@ EVERYDAY = [
     "should I rest if my knee hurts a little after squats?",
     "does knee valgus increase injury risk?",
     "my knees fall inward when I squat",
+    "pain on the inside of my knee below the joint when I run",
+    "my inner knee is tender a few centimetres below the joint line",
+    "how do I push my knees out when I squat",
+    "my knees collapse inward when I land",
+    "my calves are sore after calf raises",
+    "my kneecap pain came back after a week off",
+    "does a side kick help my hips",
+    "my hips feel weak, will it get better",
 ]
 
 
@@ -54,3 +75,16 @@ async def test_everyday_question_is_not_alarmed(coach, text):
 def test_exact_words_do_not_match_other_forms(coach):
     stems = coach.safety.stems("should i lock my knees")
     assert "=lock" in stems and "=locked" not in stems
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "pain on the inside of my knee below the joint",
+        "inner knee pain below the joint, a bit swollen",
+    ],
+)
+async def test_inner_knee_pain_gets_the_pes_anserine_topic_not_a_red_flag(coach, text):
+    reply = await coach.reply(text)
+    assert reply.kind is not ReplyKind.SAFETY
+    assert reply.sources[0].id == "pes-anserine-pain"
