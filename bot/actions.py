@@ -13,9 +13,13 @@ MAX_BYTES = 64
 SEPARATOR = ":"
 
 # Features (the first field). Bare words are entry points: "routine" opens the routine feature.
-HOWTO, TOPIC, ASK = "howto", "topic", "ask"
+HOWTO, TOPIC, ASK, MORE = "howto", "topic", "ask", "more"
 ROUTINE, ROUTINE_ENTRY = "rt", "routine"
 REMIND, REMIND_ENTRY = "rem", "remind"
+SESSION = "ses"  # the guided session: ses:<verb>:<date>:<exercise>:<set>
+CHECK = "chk"  # the self-check: chk:<left>[:<right>[:<pain>]]
+# Features that act for one person: in a group their buttons become deep links to the private chat.
+PERSONAL = (ROUTINE, ROUTINE_ENTRY, REMIND, REMIND_ENTRY, SESSION, CHECK)
 
 
 class ActionError(ValueError):
@@ -60,12 +64,41 @@ def topic(chunk_id: str) -> str:
     return build(TOPIC, chunk_id)
 
 
+def more(chunk_id: str) -> str:
+    """ "Tell me more": the detail, sources and related topics behind a first answer."""
+    return build(MORE, chunk_id)
+
+
 def routine(verb: str, *args: object) -> str:
     return build(ROUTINE, verb, *args)
 
 
 def remind(verb: str, *args: object) -> str:
     return build(REMIND, verb, *args)
+
+
+def session(verb: str, *args: object) -> str:
+    return build(SESSION, verb, *args)
+
+
+def check(*args: object) -> str:
+    return build(CHECK, *map(str, args)) if args else build(CHECK)
+
+
+def is_personal(data: str) -> bool:
+    return parse(data).feature in PERSONAL
+
+
+def start_payload(data: str) -> str:
+    """The /start payload of a deep link that opens a personal button's feature in private."""
+    feature = parse(data).feature
+    if feature in (ROUTINE, ROUTINE_ENTRY):
+        return ROUTINE_ENTRY
+    if feature == SESSION:
+        return "session"
+    if feature == CHECK:
+        return "check"
+    return REMIND_ENTRY
 
 
 def pattern(feature: str, entry: str | None = None) -> str:

@@ -27,12 +27,7 @@ log = logging.getLogger("kneebot")
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    _quiet_libraries()
+    configure_logging(args.command, args.verbose)
     try:
         settings = get_settings()
     except ValidationError as exc:
@@ -46,6 +41,32 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     except KeyboardInterrupt:
         return 130
+
+
+def configure_logging(command: str, verbose: bool = False) -> None:
+    """Log lines on stderr: INFO for the bot's operators; in the console chat only WARNING and
+    up, so that they do not land in the middle of the conversation (-v shows everything)."""
+    logging.basicConfig(
+        level=log_level(command, verbose),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    _quiet_libraries()
+
+
+def log_level(command: str, verbose: bool = False) -> int:
+    if verbose:
+        return logging.DEBUG
+    console = command == "chat" or (command == "run" and not _has_token())
+    return logging.WARNING if console else logging.INFO
+
+
+def _has_token() -> bool:
+    """Whether `kneebot run` will start Telegram (without a token it opens the console chat)."""
+    try:
+        return get_settings().telegram_bot_token is not None
+    except ValidationError:
+        return False
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -76,6 +97,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", choices=["dev", "test", "all"], default="all")
     evaluate.add_argument(
         "--calibrate", action="store_true", help="set the unknown thresholds from the dev split"
+    )
+    evaluate.add_argument(
+        "--verbose", action="store_true", help="list the realistic messages answered wrongly"
     )
     evaluate.set_defaults(handler=cmd_eval)
 
@@ -130,19 +154,41 @@ def cmd_build_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    coach = _runtime(settings).coach
-    questions = _stdin_lines() if args.question == "-" else [args.question]
-    for question in questions:
+    runtime = _runtime(settings)
+    lines = _stdin_lines() if args.question == "-" else [args.question]
+    return asyncio.run(_ask(runtime, lines, args.json))
+
+
+async def _ask(runtime, lines: list[str], as_json: bool) -> int:
+    conversations = runtime.memory_conversations()
+    for line in lines:
+        user, question = _ask_line(line) if as_json else (None, line)
         started = time.perf_counter()
-        reply = coach.reply_sync(question)
+        if user is None:
+            reply = runtime.coach.reply_sync(question)
+        else:  # lines from the same user share context, as in a chat
+            reply = await conversations.reply(user, question)
         latency_ms = (time.perf_counter() - started) * 1000
-        if args.json:
+        if as_json:
             print(
                 json.dumps(_reply_json(question, reply, latency_ms), ensure_ascii=False), flush=True
             )
         else:
             print(reply.text, end="\n\n", flush=True)
     return 0
+
+
+def _ask_line(line: str) -> tuple[str | None, str]:
+    """A JSON line {"user": "...", "text": "..."} has a user; any other line is a question."""
+    if line.lstrip().startswith("{"):
+        try:
+            data = json.loads(line)
+        except ValueError:
+            return None, line
+        if isinstance(data, dict) and isinstance(data.get("text"), str):
+            user = data.get("user")
+            return (str(user) if user is not None else None), data["text"]
+    return None, line
 
 
 def _stdin_lines() -> list[str]:
@@ -177,7 +223,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from bot.answering.retrieval import Mode
 
     evaluation = _devtool("evaluation", "eval")
-    coach = _runtime(settings).coach
+    runtime = _runtime(settings)
+    coach = runtime.coach
     if args.calibrate:
         dev = evaluation.load_questions(split="dev")
         thresholds = {
@@ -194,7 +241,23 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     }
     print(f"split: {args.split}")
     print(evaluation.table(results))
+    print(_realistic_report(runtime.memory_conversations(), args))
     return 0
+
+
+def _realistic_report(conversations, args: argparse.Namespace) -> str:
+    """The realistic sets per split, with context as in a chat, and the shared dev files."""
+    realistic = _devtool("realistic", "eval")
+    splits = ["dev", "test"] if args.split == "all" else [args.split]
+
+    async def run() -> str:
+        parts = []
+        for number, split in enumerate(splits):
+            shared = number == len(splits) - 1  # the shared dev files once, after the last split
+            parts.append(await realistic.evaluate(conversations.reply, split, args.verbose, shared))
+        return "\n".join(parts)
+
+    return asyncio.run(run())
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     reminder_poll_seconds: float = Field(default=20.0, alias="KNEEBOT_REMINDER_POLL_SECONDS")
     # Shifts the reminder clock (tests and demos: "it is 07:29 tomorrow"); 0 in production.
     clock_offset_seconds: float = Field(default=0.0, alias="KNEEBOT_CLOCK_OFFSET_SECONDS")
+    # Hold seconds the session timer counts per real second (tests and demos run it faster).
+    timer_speed: float = Field(default=1.0, gt=0, alias="KNEEBOT_TIMER_SPEED")
     rate_overall_per_second: float = Field(default=30.0, alias="KNEEBOT_RATE_PER_SECOND")
     rate_per_chat_per_second: float = Field(default=1.0, alias="KNEEBOT_RATE_PER_CHAT")
 

@@ -11,7 +11,8 @@ class ReplyKind(StrEnum):
     HOWTO = "howto"
     SAFETY = "safety"
     UNKNOWN = "unknown"
-    INFO = "info"  # welcome and help texts
+    INFO = "info"  # welcome and help texts, and commands said in words
+    SMALLTALK = "smalltalk"  # greetings, thanks, goodbyes, "what can you do"
 
 
 @dataclass(frozen=True)
@@ -36,3 +37,6 @@ class Reply:
     text: str
     sources: tuple[Source, ...] = ()
     buttons: tuple[Button, ...] = field(default=())
+    # A command said in words ("remind 07:00", "routine", "progress", "forget"): the channel runs
+    # it as if the user had typed the slash command, after showing this reply.
+    command: str = ""

@@ -81,12 +81,14 @@ def test_broken_knowledge_gives_one_clear_line(settings, runtime, tmp_path):
 
 
 def test_chat_answers_and_numbered_choices(settings, runtime):
-    script = "/help\nhow do I do a glute bridge\n1\n/quit\n"
+    # The how-to's first choice is "Tell me more"; the second its harder variant.
+    script = "/help\nhow do I do a glute bridge\n2\n/quit\n"
     result = _kneebot(settings, "chat", stdin=script)
     assert result.returncode == 0, result.stderr
     assert "/routine" in result.stdout
     assert "== Glute bridge ==" in result.stdout
-    assert "[1] Harder: Single-leg glute bridge" in result.stdout
+    assert "[1] Tell me more" in result.stdout
+    assert "[2] Harder: Single-leg glute bridge" in result.stdout
     assert "== Single-leg glute bridge ==" in result.stdout
 
 

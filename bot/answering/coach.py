@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 
 import numpy as np
 from cachetools import LRUCache
 
 from bot import actions
 from bot.answering.batching import MicroBatcher
-from bot.answering.retrieval import Hit, Mode, Retriever, normalise
-from bot.answering.safety import SafetyCheck
+from bot.answering.examples import Examples
+from bot.answering.retrieval import WORD, Hit, Mode, Retriever, normalise
+from bot.answering.safety import SafetyCheck, SemanticSafety
+from bot.answering.understanding import IntentClassifier, LanguageCheck, QType
 from bot.compose import Composer, Rendered
 from bot.knowledge import Chunk, Kind, KnowledgeBase
 from bot.replies import Button, Reply, ReplyKind, Source
@@ -21,10 +24,16 @@ log = logging.getLogger(__name__)
 # "Bridges are too easy now" asks for the harder variant; "too hard" for the easier one.
 HARDER = re.compile(r"\b(too easy|harder|next (step|level)|progress(ion)?|level up)\b")
 EASIER = re.compile(r"\b(too hard|too difficult|easier|regress(ion)?|can'?t (do|manage))\b")
-MAX_QUESTION_CHARS = 500
-REPLY_CACHE_SIZE = 2048  # longer messages are read up to here; the rest adds no signal
+MAX_QUESTION_CHARS = 500  # embedded up to here (the rest adds no signal); safety reads it all
+VECTOR_CACHE_SIZE = 2048  # popular messages repeat: their embedding is kept
 ANSWER_MARGIN = 0.12  # other passages within this score of the best are named as related
 MAX_BUTTONS = 4
+HUB_BUTTONS = 10  # a hub offers one button per cause or group
+FIRST_MESSAGE_CHARS = 700  # what fits a phone screen before "Tell me more"
+CAUSES_HUB, FIX_HUB, GOALS_HUB = "causes-at-a-glance", "how-to-fix-it", "exercises-by-goal"
+# A nearby topic we do not cover wins when its examples are this close and closer than any chunk.
+NEARBY_SIMILARITY = 0.6
+NEARBY_MARGIN = 0.02
 
 # (command, what it does): shown by /help and registered with Telegram's setMyCommands.
 COMMANDS: tuple[tuple[str, str], ...] = (
@@ -35,6 +44,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("timezone", "set your timezone, e.g. /timezone Europe/Berlin"),
     ("reminders", "show your reminder schedule"),
     ("progress", "your streak and a chart of done sessions"),
+    ("done", "log a session yourself, e.g. /done or /done yesterday"),
+    ("undo", "take back the last logged session"),
     ("stop", "stop the daily reminder"),
     ("forget", "delete everything stored about you"),
     ("cancel", "leave the current questionnaire"),
@@ -62,38 +73,56 @@ class Coach:
         retriever: Retriever,
         composer: Composer,
         unknown_below: dict[str, float] | None = None,
+        understanding: Understanding | None = None,
     ) -> None:
         self.kb = kb
         self.retriever = retriever
         self.composer = composer
         self.safety = SafetyCheck(kb)
         self.unknown_below = dict(unknown_below or {})
+        self.understanding = understanding
         self.batcher = MicroBatcher(retriever.embedder.encode_async)
-        # Replies depend only on the text and the knowledge base, so popular questions repeat.
-        self.cache: LRUCache[str, Reply] = LRUCache(maxsize=REPLY_CACHE_SIZE)
+        self.vectors: LRUCache[str, np.ndarray] = LRUCache(maxsize=VECTOR_CACHE_SIZE)
 
     # -- free text -------------------------------------------------------------------------
 
     async def reply(self, text: str) -> Reply:
-        """Answer a free-text message; the model runs off the event loop, batched with others."""
-        text = text[:MAX_QUESTION_CHARS]
-        key = normalise(text)
-        cached = self.cache.get(key)
-        if cached is not None:
-            return cached
-        prepared = self.retriever.prepare(text)
-        if not prepared.strip():
-            return self.unknown()
-        reply = self.decide(text, prepared, await self.batcher.encode(prepared))
-        self.cache[key] = reply
-        return reply
+        """Answer a message with no conversation context (see bot/answering/conversation.py)."""
+        from bot.answering.conversation import turn
 
-    def reply_sync(self, text: str) -> Reply:
-        """Blocking twin of `reply` for scripts and the eval."""
         prepared = self.retriever.prepare(text[:MAX_QUESTION_CHARS])
         if not prepared.strip():
             return self.unknown()
-        return self.decide(text, prepared, self.retriever.embedder.encode([prepared])[0])
+        return turn(self, text, prepared, await self.vector(prepared), None)[0]
+
+    def reply_sync(self, text: str) -> Reply:
+        """Blocking twin of `reply` for scripts and the eval."""
+        from bot.answering.conversation import turn
+
+        prepared = self.retriever.prepare(text[:MAX_QUESTION_CHARS])
+        if not prepared.strip():
+            return self.unknown()
+        return turn(self, text, prepared, self.vector_sync(prepared), None)[0]
+
+    async def vector(self, prepared: str) -> np.ndarray:
+        """The message's one embedding; the model runs off the event loop, batched with others."""
+        cached = self.vectors.get(prepared)
+        if cached is None:
+            cached = self.vectors[prepared] = await self.batcher.encode(prepared)
+        return cached
+
+    def vector_sync(self, prepared: str) -> np.ndarray:
+        cached = self.vectors.get(prepared)
+        if cached is None:
+            cached = self.vectors[prepared] = self.retriever.embedder.encode([prepared])[0]
+        return cached
+
+    def prime(self, texts: list[str]) -> None:
+        """Embed many messages in one batch ahead of time (the eval)."""
+        prepared = [self.retriever.prepare(t[:MAX_QUESTION_CHARS]) for t in texts]
+        todo = list(dict.fromkeys(p for p in prepared if p.strip() and p not in self.vectors))
+        for text, vector in zip(todo, self.retriever.embedder.encode(todo), strict=True):
+            self.vectors[text] = vector
 
     def decide(
         self, text: str, prepared: str, vector: np.ndarray, mode: Mode = Mode.COMBINED
@@ -102,10 +131,15 @@ class Coach:
         return self.respond(text, prepared, self.retriever.rank(prepared, vector, mode), mode)
 
     def respond(
-        self, text: str, prepared: str, hits: list[Hit], mode: Mode = Mode.COMBINED
+        self,
+        text: str,
+        prepared: str,
+        hits: list[Hit],
+        mode: Mode = Mode.COMBINED,
+        qtype: QType = QType.OTHER,
     ) -> Reply:
         """The reply for already-ranked hits (the eval ranks once and reads the hits too)."""
-        flag = self.safety.red_flag([normalise(text), prepared], hits)
+        flag = self.red_flag(text, prepared, hits)
         if flag is not None:
             return self.safety_reply(flag, hits)
         top = hits[0]
@@ -114,7 +148,27 @@ class Coach:
             return self.unknown()
         if top.chunk.kind is Kind.EXERCISE:
             return self.howto(self._progression(top.chunk, prepared), score=top.score)
-        return self.answer(hits)
+        return self.answer(hits, prepared)
+
+    def red_flag(
+        self, text: str, prepared: str, hits: list[Hit], vector: np.ndarray | None = None
+    ) -> Chunk | None:
+        """A warning sign by the word rules over the whole message, else by meaning."""
+        flag = self.safety.red_flag([normalise(text), prepared], hits)
+        if flag is None and vector is not None and self.understanding is not None:
+            flag = self.understanding.safety.red_flag(vector)
+        return flag
+
+    def nearby_topic(self, vector: np.ndarray, hits: list[Hit]) -> dict | None:
+        """A close-sounding topic we do not cover (bow legs, lower back, …), or None."""
+        if self.understanding is None:
+            return None
+        scores = self.understanding.nearby.nearest(vector, 2)
+        topic_id, score = max(scores.items(), key=lambda item: item[1])
+        best_chunk = max(hit.dense for hit in hits)
+        if score >= NEARBY_SIMILARITY and score >= best_chunk + NEARBY_MARGIN:
+            return self.understanding.nearby_topics[topic_id]
+        return None
 
     def _progression(self, exercise: Chunk, prepared: str) -> Chunk:
         """The harder or easier variant when the message asks for one and it is an exercise."""
@@ -126,7 +180,30 @@ class Coach:
 
     # -- reply kinds -----------------------------------------------------------------------
 
-    def howto(self, exercise: Chunk, score: float = 1.0) -> Reply:
+    def howto(
+        self, exercise: Chunk, score: float = 1.0, variant_of: tuple[str, str] | None = None
+    ) -> Reply:
+        """The first message: steps and dose up front; the rest behind "Tell me more"."""
+        rendered = self.composer.render(
+            "howto_short.j2",
+            ex=exercise,
+            dosage=exercise.dosage.describe() if exercise.dosage else "",
+            variant_label=variant_of[0] if variant_of else "",
+            variant=variant_of[1] if variant_of else "",
+        )
+        buttons = [Button("Tell me more", actions.more(exercise.id))]
+        for label, value in (("Easier", exercise.easier), ("Harder", exercise.harder)):
+            chunk = self.kb.get(value)
+            if chunk is not None:
+                buttons.append(Button(f"{label}: {chunk.title}", actions.howto(chunk.id)))
+        buttons += self._related_buttons(
+            exercise, skip={b.action.partition(":")[2] for b in buttons}
+        )
+        return self._reply(
+            ReplyKind.HOWTO, rendered, [Source(exercise.id, exercise.title, score)], buttons
+        )
+
+    def howto_detail(self, exercise: Chunk, score: float = 1.0) -> Reply:
         """Steps, dose, mistakes and variants of one exercise."""
         easier, easier_id = self._variant(exercise.easier)
         harder, harder_id = self._variant(exercise.harder)
@@ -152,7 +229,67 @@ class Coach:
             ReplyKind.HOWTO, rendered, [Source(exercise.id, exercise.title, score)], buttons
         )
 
-    def answer(self, hits: list[Hit]) -> Reply:
+    def answer(self, hits: list[Hit], prepared: str = "") -> Reply:
+        """A direct answer that fits a phone; detail, sources and related behind "Tell me more"."""
+        main = hits[0].chunk
+        exercises = self._exercises_for(main)
+        named = ", ".join(chunk.title for chunk in exercises) if not main.hub else ""
+        summary_room = FIRST_MESSAGE_CHARS - len(main.title) - len(main.summary) - len(named) - 60
+        rendered = self.composer.render(
+            "answer_short.j2",
+            main=main,
+            detail=self._detail(main, prepared, summary_room),
+            exercises=[chunk.title for chunk in exercises] if not main.hub else [],
+            routine=main.id == FIX_HUB,
+        )
+        buttons = [Button("Tell me more", actions.more(main.id))]
+        limit = MAX_BUTTONS
+        if main.id == FIX_HUB:
+            buttons.append(Button("Build my routine", actions.ROUTINE_ENTRY))
+        if main.hub:
+            limit = HUB_BUTTONS
+            linked = [c for c in map(self.kb.get, main.related) if c and not c.hub]
+            buttons += [
+                link(c) for c in linked if c.kind is not Kind.EXERCISE or main.id != FIX_HUB
+            ]
+        else:
+            buttons += [link(chunk) for chunk in exercises]
+            buttons += self._related_buttons(main, skip={c.id for c in exercises})
+        sources = [Source(hits[0].chunk.id, main.title, hits[0].score)]
+        return self._reply(ReplyKind.ANSWER, rendered, sources, buttons, limit)
+
+    def _detail(self, chunk: Chunk, prepared: str, room: int) -> str:
+        """The body paragraph or list line that shares most words with the question, if it fits."""
+        words = set(self.retriever.speller._stemmer.stemWords(WORD.findall(prepared)))
+        words -= {"knee", "knees", "valgus", "my", "i", "the", "a", "is", "do"}
+        parts = [
+            p.strip("- ").strip() for p in chunk.body.replace(" - ", "\n").split("\n") if p.strip()
+        ]
+        best, overlap = "", 0
+        for part in parts:
+            stems = set(self.retriever.speller._stemmer.stemWords(WORD.findall(part.lower())))
+            shared = len(words & stems)
+            if shared > overlap:
+                best, overlap = part, shared
+        if not best:
+            best = parts[0] if parts else ""
+        if len(best) <= room:
+            return best
+        cut = best[:room].rsplit(". ", 1)[0]
+        return cut + "." if len(cut) > 40 else ""
+
+    def more(self, chunk_id: str) -> Reply:
+        """ "Tell me more": the whole passage, its exercises, related topics and sources."""
+        chunk = self.kb.get(chunk_id)
+        if chunk is None:
+            return self.unknown()
+        if chunk.kind is Kind.EXERCISE:
+            return self.howto_detail(chunk)
+        if chunk.triggers:
+            return self.safety_reply(chunk, [], detail=True)
+        return self.answer_detail([Hit(chunk, 1.0, 1.0, 1.0, 0.0, 0.0)])
+
+    def answer_detail(self, hits: list[Hit]) -> Reply:
         """The best passage, the exercises it points to, and close runners-up as related."""
         main = hits[0]
         also = [
@@ -190,11 +327,71 @@ class Coach:
         hit = Hit(chunk, 1.0, 1.0, 1.0, 0.0, 0.0)
         return self.answer([hit])
 
-    def safety_reply(self, flag: Chunk, hits: list[Hit]) -> Reply:
-        """Stop, see a professional: no exercises offered."""
-        rendered = self.composer.render("safety.j2", flag=flag, sources=flag.sources)
+    def safety_reply(self, flag: Chunk, hits: list[Hit], detail: bool = True) -> Reply:
+        """Stop, see a professional: no exercises offered, nothing held back behind a button."""
+        rendered = self.composer.render(
+            "safety.j2", flag=flag, sources=flag.sources if detail else (), detail=detail
+        )
         score = next((hit.score for hit in hits if hit.chunk.id == flag.id), 1.0)
-        return self._reply(ReplyKind.SAFETY, rendered, [Source(flag.id, flag.title, score)], [])
+        buttons = [] if detail else [Button("Tell me more", actions.more(flag.id))]
+        return self._reply(
+            ReplyKind.SAFETY, rendered, [Source(flag.id, flag.title, score)], buttons
+        )
+
+    def sticky_safety(self, flag: Chunk) -> Reply:
+        """After a warning sign, training questions keep the safety stance."""
+        rendered = self.composer.render("safety_sticky.j2", flag=flag)
+        return self._reply(ReplyKind.SAFETY, rendered, [Source(flag.id, flag.title, 1.0)], [])
+
+    def small_talk(self, intent: str) -> Reply:
+        """A short friendly reply that says what the bot can do."""
+        rendered = self.composer.render("smalltalk.j2", intent=intent)
+        buttons = [Button("Build my routine", actions.ROUTINE_ENTRY)]
+        return self._reply(ReplyKind.SMALLTALK, rendered, [], buttons)
+
+    def english_only(self) -> Reply:
+        return self._reply(ReplyKind.UNKNOWN, self.composer.render("english_only.j2"), [], [])
+
+    def not_covered(self, topic: dict) -> Reply:
+        """A close-sounding topic we do not cover, declined honestly."""
+        rendered = self.composer.render("nearby.j2", topic=topic)
+        return self._reply(ReplyKind.UNKNOWN, rendered, [], [])
+
+    def command(self, name: str, time: str = "") -> Reply:
+        """A command said in words: a short line, and the command for the channel to run."""
+        rendered = self.composer.render("command.j2", command=name, time=time)
+        entry = {"routine": actions.ROUTINE_ENTRY, "remind": actions.REMIND_ENTRY}.get(name)
+        buttons = (Button("Build my routine" if name == "routine" else "Daily reminder", entry),)
+        command = f"{name} {time}".strip()
+        return Reply(
+            ReplyKind.SMALLTALK,
+            rendered.html,
+            rendered.text,
+            buttons=buttons if entry and not time else (),
+            command=command,
+        )
+
+    def dose(self, exercise: Chunk) -> Reply:
+        """How many and how often for one exercise."""
+        rendered = self.composer.render(
+            "dose.j2", ex=exercise, dosage=exercise.dosage.describe() if exercise.dosage else ""
+        )
+        buttons = [Button("Tell me more", actions.more(exercise.id))]
+        return self._reply(
+            ReplyKind.HOWTO, rendered, [Source(exercise.id, exercise.title, 1.0)], buttons
+        )
+
+    def fixes(self, cause: Chunk) -> Reply:
+        """The exercises that address a cause, one button each."""
+        exercises = [ex for ex in self.kb.of_kind(Kind.EXERCISE) if cause.id in ex.addresses]
+        if not exercises:
+            return self.topic(FIX_HUB)
+        rendered = self.composer.render(
+            "fix.j2", cause=cause, exercises=[f"{ex.title} — {ex.summary}" for ex in exercises[:5]]
+        )
+        buttons = [link(ex) for ex in exercises]
+        sources = [Source(cause.id, cause.title, 1.0)]
+        return self._reply(ReplyKind.ANSWER, rendered, sources, buttons, HUB_BUTTONS)
 
     def unknown(self) -> Reply:
         """Say plainly that this is not covered, and what the bot can do."""
@@ -216,9 +413,15 @@ class Coach:
         """A short reply with no sources or buttons, rendered from prompts/<template>."""
         return self._reply(ReplyKind.INFO, self.composer.render(template, **context), [], [])
 
-    def help(self) -> Reply:
-        rendered = self.composer.render("help.j2", commands=COMMANDS, disclaimer=self.disclaimer)
+    def help(self, unknown: str = "") -> Reply:
+        rendered = self.composer.render(
+            "help.j2", commands=COMMANDS, disclaimer=self.disclaimer, unknown=unknown
+        )
         return self._reply(ReplyKind.INFO, rendered, [], [])
+
+    def unknown_command(self, command: str) -> Reply:
+        """An unknown /command: say so first, then the help text."""
+        return self.help(unknown=command[:33])
 
     @property
     def disclaimer(self) -> str:
@@ -248,8 +451,22 @@ class Coach:
 
     @staticmethod
     def _reply(
-        kind: ReplyKind, rendered: Rendered, sources: list[Source], buttons: list[Button]
+        kind: ReplyKind,
+        rendered: Rendered,
+        sources: list[Source],
+        buttons: list[Button],
+        limit: int = MAX_BUTTONS,
     ) -> Reply:
-        return Reply(
-            kind, rendered.html, rendered.text, tuple(sources), tuple(buttons[:MAX_BUTTONS])
-        )
+        unique = list({button.action: button for button in buttons}.values())
+        return Reply(kind, rendered.html, rendered.text, tuple(sources), tuple(unique[:limit]))
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """What the coach knows about messages besides the knowledge base: labelled examples."""
+
+    intents: IntentClassifier
+    safety: SemanticSafety
+    nearby: Examples
+    nearby_topics: dict[str, dict]
+    language: LanguageCheck

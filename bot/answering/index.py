@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 VECTORS_FILE = "vectors.faiss"
 ROWS_FILE = "chunks.json"
 MANIFEST_FILE = "manifest.json"
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6  # 6: example questions are views too
 KEPT = ("onnx",)  # see bot/answering/onnx_model.py
 
 
@@ -43,12 +43,13 @@ class SearchIndex:
 
 
 def chunk_views(chunk: Chunk) -> list[str]:
-    """The texts embedded for a chunk: title, aliases and summary (its lead text).
+    """The texts embedded for a chunk: title, aliases and summary (its lead text), and each of
+    its example questions, so a message is matched question to question as well.
 
     Measured on the labelled questions, one vector of the chunk's names and lead text beats
     vectors of each body paragraph; the body is still matched word by word (BM25).
     """
-    return [f"{chunk.title}. {', '.join(chunk.aliases)}. {chunk.summary}"]
+    return [f"{chunk.title}. {', '.join(chunk.aliases)}. {chunk.summary}", *chunk.questions]
 
 
 def build_index(kb: KnowledgeBase, embedder: Embedder, index_dir: Path) -> SearchIndex:

@@ -37,6 +37,19 @@ HOWTO_INTENT = re.compile(
 WHY_INTENT = re.compile(r"\b(why|cause[sd]?|reason|what is|what's|what are|mean|normal|risk)\b")
 
 
+# Per question type (bot/answering/understanding.py), how much each kind of chunk is preferred;
+# "hub" is an overview that maps a whole area. Chosen on the dev splits.
+PREFERS: dict[str, dict[str, float]] = {
+    "cause": {"cause": 1.0, "hub": 0.5, "overview": 0.3, "exercise": -1.0},
+    "fix": {"hub": 0.6, "exercise": 0.5, "cause": 0.2, "safety": -0.5},
+    "howto": {"exercise": 1.0, "hub": -0.3},
+    "duration": {"faq": 1.0, "exercise": -0.5},
+    "frequency": {"faq": 0.6},
+    "safe": {"faq": 0.8, "exercise": -0.5},
+    "definition": {"overview": 1.0, "cause": 0.5, "exercise": -0.5, "hub": -0.3},
+}
+
+
 class Mode(StrEnum):
     DENSE = "dense"
     LEXICAL = "lexical"
@@ -50,7 +63,10 @@ class Weights:
     lexical: float = 0.9
     name: float = 0.2
     intent: float = 0.15
+    qtype: float = 0.08  # question-type preference (PREFERS), on top of the intent nudge
     red_flag: float = 0.1  # warning pages are reached by their trigger rules, not by a vague match
+    questions: float = 0.5  # ranking blends the best view (often an example question) with the text
+    hub_lexical: float = 0.5  # a hub names every topic it maps, so its word matches count less
     bm25_half: float = 3.0  # BM25 score that maps to 0.5 after saturation
     name_floor: float = 0.85  # name similarity below this is noise, counted as 0
 
@@ -88,6 +104,10 @@ class Speller:
         self._stemmer = Stemmer.Stemmer("english")
         # "limping" is fine when "limp" is known: compare stems, not spellings.
         self._known = set(self._stemmer.stemWords([*self.vocabulary, *_english_words()]))
+
+    def know(self, words: set[str]) -> None:
+        """Words that are never corrected though the knowledge base lacks them ("thx", "lol")."""
+        self._known.update(self._stemmer.stemWords(sorted(words)))
 
     def correct(self, text: str) -> str:
         return WORD.sub(lambda match: self._word(match.group(0)), text)
@@ -193,6 +213,11 @@ class Retriever:
         return np.array([chunk.kind is Kind.EXERCISE for chunk in self.kb.chunks])
 
     @cached_property
+    def _lexical_share(self) -> np.ndarray:
+        hub = np.array([chunk.hub for chunk in self.kb.chunks])
+        return np.where(hub, self.weights.hub_lexical, 1.0).astype(np.float32)
+
+    @cached_property
     def _is_red_flag(self) -> np.ndarray:
         return np.array([bool(chunk.triggers) for chunk in self.kb.chunks], dtype=np.float32)
 
@@ -200,12 +225,25 @@ class Retriever:
         """The text that is embedded and matched: normalised and spell-corrected."""
         return self.speller.correct(normalise(text))
 
+    @cached_property
+    def _is_text_view(self) -> np.ndarray:
+        """The first view of each chunk is its own text; the others are its example questions."""
+        first = {chunk_id: row for row, chunk_id in reversed(list(enumerate(self.index.rows)))}
+        return np.isin(np.arange(len(self.index.rows)), list(first.values()))
+
     def dense_scores(self, vector: np.ndarray) -> np.ndarray:
         """Best cosine similarity over each chunk's views."""
+        return self._dense(vector)[0]
+
+    def _dense(self, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Best similarity over all views, and over the chunk's own text view only."""
         scores, rows = self.index.search(vector.reshape(1, -1), len(self.index.rows))
         best = np.full(len(self.kb.chunks), -1.0, dtype=np.float32)
         np.maximum.at(best, self._row_positions[rows[0]], scores[0])
-        return best
+        text = np.full(len(self.kb.chunks), -1.0, dtype=np.float32)
+        own = self._is_text_view[rows[0]]
+        np.maximum.at(text, self._row_positions[rows[0][own]], scores[0][own])
+        return best, text
 
     def intent(self, prepared: str) -> np.ndarray:
         """+1 for chunks of the kind the question asks for, -1 against, 0 when unclear."""
@@ -216,24 +254,40 @@ class Retriever:
         sign = 1.0 if howto else -1.0
         return np.where(self._is_exercise, sign, -sign).astype(np.float32)
 
-    def rank(self, prepared: str, vector: np.ndarray, mode: Mode = Mode.COMBINED) -> list[Hit]:
-        """All chunks, best first, under the given retriever mode."""
+    def prefers(self, qtype: str | None) -> np.ndarray:
+        """How much each chunk suits a question type (0 for no type)."""
+        table = PREFERS.get(qtype or "", {})
+        kinds = ["hub" if chunk.hub else chunk.kind.value for chunk in self.kb.chunks]
+        return np.array([table.get(kind, 0.0) for kind in kinds], dtype=np.float32)
+
+    def rank(
+        self,
+        prepared: str,
+        vector: np.ndarray,
+        mode: Mode = Mode.COMBINED,
+        qtype: str | None = None,
+    ) -> list[Hit]:
+        """All chunks, best first, under the given retriever mode (and question type)."""
         w = self.weights
-        dense = self.dense_scores(vector)
+        dense, text = self._dense(vector)
         raw = self._lexical.scores(prepared)
         lexical = raw / (raw + w.bm25_half)
         name = self._names.scores(prepared)
         name = np.where(name >= w.name_floor, name, 0.0)
+        # Ranking reads every view; "not covered" reads only the chunks' own text, because a
+        # generic example question ("how do I fix this?") sounds like off-topic questions too.
         if mode is Mode.DENSE:
-            evidence = dense
+            total, evidence = dense, text
         elif mode is Mode.LEXICAL:
-            evidence = lexical + w.name * name
+            total = evidence = lexical + w.name * name
         else:
-            evidence = dense + w.lexical * lexical + w.name * name
+            blended = w.questions * dense + (1 - w.questions) * text
+            evidence = blended + w.lexical * lexical + w.name * name
+            total = blended + w.lexical * lexical * self._lexical_share + w.name * name
         # Intent and the red-flag discount reorder candidates; they are not evidence of a match.
-        total = evidence
         if mode is Mode.COMBINED:
-            total = evidence + w.intent * self.intent(prepared) - w.red_flag * self._is_red_flag
+            total = total + w.intent * self.intent(prepared) - w.red_flag * self._is_red_flag
+            total = total + w.qtype * self.prefers(qtype)
         order = np.argsort(-total, kind="stable")
         columns = (column[order].tolist() for column in (total, evidence, dense, lexical, name))
         chunks = [self.kb.chunks[i] for i in order.tolist()]

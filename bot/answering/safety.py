@@ -5,12 +5,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import Stemmer
 
+from bot.answering.examples import Examples
 from bot.answering.retrieval import Hit
 from bot.knowledge import Chunk, KnowledgeBase
 
-WORD = re.compile(r"[a-z0-9]+")  # hyphens and apostrophes split: "knock-kneed" -> knock, kneed
+WORD = re.compile(r"[a-z0-9]+")
+BENIGN = "benign"
+SAFETY_NEIGHBOURS = 2
+WARNING_SIMILARITY = 0.6  # chosen on the dev splits (kneebot eval), false alarms counted too
+WARNING_MARGIN = 0.03  # hyphens and apostrophes split: "knock-kneed" -> knock, kneed
 
 # Ways of saying "cannot" / "will not", folded so one trigger word covers them all.
 NEGATIONS = (
@@ -76,3 +82,35 @@ class SafetyCheck:
         flagged = [hit for hit in hits if hit.chunk.triggers]
         best = max(flagged, key=lambda hit: hit.dense, default=None)
         return best.chunk if best and best.dense >= self.dense_threshold else None
+
+
+class SemanticSafety:
+    """A message close in meaning to a labelled warning sign, and closer to it than to benign ones.
+
+    The examples live in knowledge/safety_examples.yaml (warnings per safety chunk, and benign
+    look-alikes); the thresholds are chosen on the dev splits, false alarms counted too.
+    """
+
+    def __init__(self, examples: Examples, kb: KnowledgeBase) -> None:
+        self.examples = examples
+        self.kb = kb
+
+    def red_flag(self, vector: np.ndarray) -> Chunk | None:
+        scores = self.examples.nearest(vector, SAFETY_NEIGHBOURS)
+        benign = scores.pop(BENIGN, 0.0)
+        if not scores:
+            return None
+        chunk_id, best = max(scores.items(), key=lambda item: item[1])
+        if best >= WARNING_SIMILARITY and best - benign >= WARNING_MARGIN:
+            return self.kb.get(chunk_id)
+        return None
+
+
+def safety_pairs(data: dict) -> list[tuple[str, str]]:
+    """(safety chunk id | "benign", example) pairs from knowledge/safety_examples.yaml."""
+    pairs = [
+        (chunk_id, str(text))
+        for chunk_id, texts in (data.get("warning") or {}).items()
+        for text in texts
+    ]
+    return pairs + [(BENIGN, str(text)) for text in data.get("benign") or []]

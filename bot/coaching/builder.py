@@ -77,6 +77,9 @@ def build_routine(profile: Profile, kb: KnowledgeBase, start: dt.date | None = N
     left_out = _cover(pool, plan)
     _balance(pool, plan)
     _fill(pool, plan)
+    # an exercise placed later (for another cause, or as filler) may address a left-out cause too
+    covered = {cause for ex_id in plan.chosen for cause in kb.by_id(ex_id).addresses}
+    left_out = [entry for entry in left_out if entry.cause_id not in covered]
     items = [
         pool.item(exercise_id, plan.days(exercise_id), plan.caps.get(exercise_id))
         for exercise_id in plan.chosen
@@ -323,9 +326,8 @@ def _cover(pool: _Pool, plan: _Plan) -> list[LeftOut]:
         ranked.sort(key=lambda ex: (pool.fit_for(ex, cause), pool.value(ex)[2], pool.value(ex)))
         if any(_place(pool, plan, ex, share) for ex in ranked):
             continue
-        if not any(cause in pool.kb.by_id(ex_id).addresses for ex_id in plan.chosen):
-            reason = LeftOutReason.TIME if ranked else LeftOutReason.NO_MATCH
-            left_out.append(LeftOut(cause_id=cause, cause=pool.reason(cause).cause, reason=reason))
+        reason = LeftOutReason.TIME if ranked else LeftOutReason.NO_MATCH
+        left_out.append(LeftOut(cause_id=cause, cause=pool.reason(cause).cause, reason=reason))
     return left_out
 
 

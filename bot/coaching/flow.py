@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
+from rapidfuzz import fuzz, process
 
 from bot import actions
 from bot.clock import utc_now
 from bot.coaching.assessment import (
     Answers,
+    Option,
     Profile,
+    Question,
     QuestionId,
     Questionnaire,
     SafetyStop,
@@ -29,6 +33,7 @@ from bot.coaching.assessment import (
     valid_answers,
 )
 from bot.coaching.builder import Routine, build_routine
+from bot.coaching.progression import Feedback, record_feedback
 from bot.coaching.screens import ADJUSTABLE, ENTRY, RoutineScreens
 from bot.compose import Composer
 from bot.knowledge import KnowledgeBase
@@ -109,6 +114,7 @@ class RoutineFlow:
             "today": (self._session, 0),
             "hard": (self._ease_menu, 0),
             "a": (self._answer, 2),
+            "back": (self._back, 1),
             "ok": (self._done, 1),
             "ease": (self._ease, 1),
             "adj": (self._adjust, 1),
@@ -141,19 +147,50 @@ class RoutineFlow:
         """A new questionnaire under the routine message (which stays visible)."""
         return await self._start(user_id, replace=False)
 
-    async def _answer(self, user_id: int, question_id: str, option_id: str) -> Turn:
+    async def typed(self, user_id: int, text: str) -> Turn | None:
+        """A typed answer to the open question: an option's number or words, "done" or "back";
+        None when no questionnaire is open or the text is not an answer (it is a question)."""
+        draft = await self._draft(user_id)
+        if draft is None:
+            return None
+        step, answers = draft
+        question = self.questionnaire.question(step)
+        words = _plain(text)
+        if words in BACK_WORDS:
+            return await self._back(user_id, step)
+        if question.multi and words in DONE_WORDS:
+            return await self._done(user_id, step)
+        option = match_option(question, text)
+        if option is None:
+            return None
+        log.info("routine typed answer %s question=%s", user_ref(user_id), step)
+        return await self._answer(user_id, step, option.id)
+
+    async def _back(self, user_id: int, question_id: str) -> Turn:
+        """Back to the previous question; the answers given so far stay."""
         current = await self._current_step(user_id, question_id)
         if isinstance(current, Turn):
             return current
         step, answers = current
+        ids = [q.id.value for q in self.questionnaire.questions]
+        previous = ids[max(0, ids.index(step) - 1)]
+        await self.db.save_draft(user_id, previous, _to_json(answers))
+        return self._ask(previous, answers, replace=True)
+
+    async def _answer(self, user_id: int, question_id: str, option_id: str) -> Turn:
+        current = await self._current_step(user_id, question_id)
+        if isinstance(current, Turn):
+            return current
+        step, before = current
         try:
-            answers = choose(self.questionnaire, answers, question_id, option_id)
+            answers = choose(self.questionnaire, before, question_id, option_id)
         except ValueError:
-            return self._ask(step, answers, notice="other")
+            return self._ask(step, before, notice="other")
         question = self.questionnaire.question(step)
         if question.multi:
             await self.db.save_draft(user_id, step, _to_json(answers))
-            return self._ask(step, answers, replace=True)
+            notice = _exclusive_notice(question, before.get(step, ()), answers.get(step, ()))
+            return self._ask(step, answers, notice=notice, replace=True)
         option = question.option(option_id)
         if option.stop:
             return await self._stop(user_id, option.stop)
@@ -275,6 +312,24 @@ class RoutineFlow:
         log.info("routine adjusted %s %s", user_ref(user_id), question_id)
         return Turn(self.screens.routine(rebuilt, await self._today(user_id), notice="adjusted"))
 
+    async def report(self, user_id: int, day: dt.date, effort: str) -> bool:
+        """Too easy / Too hard on a day's session: each of its exercises moves one rung of its
+        ladder up or down, and the routine is rebuilt; False without a stored routine."""
+        feedback = {"easy": Feedback.TOO_EASY, "hard": Feedback.TOO_HARD}.get(effort)
+        stored = await self._stored(user_id)
+        if feedback is None or stored is None:
+            return False
+        answers, routine = stored
+        session = routine.session_for(day, await self._training_days(user_id))
+        profile = routine.profile
+        for item in session.items:
+            profile = record_feedback(profile, item.base_id, feedback)
+        await self._rebuild(user_id, answers, routine, profile)
+        log.info(
+            "routine reported %s effort=%s items=%d", user_ref(user_id), effort, len(session.items)
+        )
+        return bool(session.items)
+
     async def _rebuild(
         self, user_id: int, answers: Answers, old: Routine, profile: Profile
     ) -> Routine:
@@ -321,6 +376,47 @@ class RoutineFlow:
         """The user's calendar date, in their timezone when they have set one."""
         user = await self.db.get_user(user_id)
         return local_date(self.clock(), user.timezone if user else "UTC")
+
+
+BACK_WORDS = {"back", "go back", "previous", "undo"}
+DONE_WORDS = {"done", "next", "that's all", "thats all", "finished", "ok", "okay"}
+TYPED_MATCH = 85  # rapidfuzz ratio a typed answer needs to count as an option (a typo, not a guess)
+
+
+def match_option(question: Question, text: str) -> Option | None:
+    """The option a typed answer names: its number, its label (or the label's part before a
+    comma or dash, "mild"), or its id; a near miss of those counts, a question does not."""
+    words = _plain(text)
+    if words.isdigit():
+        number = int(words)
+        return question.options[number - 1] if 1 <= number <= len(question.options) else None
+    names = {
+        name: option
+        for option in question.options
+        for name in (_plain(option.label), _plain(option.id), *map(_plain, _label_heads(option)))
+        if name
+    }
+    found = process.extractOne(words, list(names), scorer=fuzz.ratio, score_cutoff=TYPED_MATCH)
+    return names[found[0]] if found else None
+
+
+def _label_heads(option: Option) -> list[str]:
+    """ "Mild, only during exercise" → "Mild"; "Beginner — new to this" → "Beginner"."""
+    return [re.split(r"[,—(-]", option.label)[0]]
+
+
+def _plain(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split())
+
+
+def _exclusive_notice(question: Question, before: tuple[str, ...], after: tuple[str, ...]) -> str:
+    """Say what an exclusive option ("Not sure", "None") did to the other ticks."""
+    exclusive = {o.id for o in question.options if o.exclusive}
+    if set(after) & exclusive and len(set(before) - exclusive) > 0:
+        return "exclusive_cleared"
+    if set(before) & exclusive and not set(after) & exclusive and after:
+        return "exclusive_dropped"
+    return ""
 
 
 def _updated(profile: Profile, **changes: object) -> Profile:

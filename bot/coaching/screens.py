@@ -14,6 +14,7 @@ from bot.coaching.assessment import Answers, Profile, Question, QuestionId, Ques
 from bot.coaching.builder import PROGRAMME_WEEKS, Routine, RoutineItem, Session
 from bot.compose import Composer, Rendered
 from bot.knowledge import Kind, KnowledgeBase
+from bot.reminders.message import session_buttons
 from bot.reminders.schedule import DAY_NAMES
 from bot.replies import Button, Reply, ReplyKind, Source
 
@@ -31,6 +32,13 @@ def answer_action(question: str, option: str) -> str:
 
 def done_action(question: str) -> str:
     return actions.routine("ok", question)
+
+
+def back_action(question: str) -> str:
+    return actions.routine("back", question)
+
+
+BACK_LABEL = "◀ Back"
 
 
 def adjust_action(question: str) -> str:
@@ -76,15 +84,21 @@ class RoutineScreens:
         question = self.questionnaire.question(question_id)
         assert question is not None, question_id
         ticked = answers.get(question.id.value, ()) if question.multi else ()
+        number = [q.id for q in self.questionnaire.questions].index(question.id) + 1
+        exclusive = [option for option in question.options if option.exclusive]
         rendered = self.composer.render(
             "assessment_question.j2",
             notice=notice,
             question=question,
-            number=list(QuestionId).index(question.id) + 1,
+            number=number,
             count=len(self.questionnaire.questions),
             ticked=[option.label for option in question.options if option.id in ticked],
+            exclusive=exclusive,
         )
-        return _reply(rendered, self._option_buttons(question, ticked))
+        buttons = self._option_buttons(question, ticked)
+        if number > 1:
+            buttons.append(Button(BACK_LABEL, back_action(question.id.value)))
+        return _reply(rendered, buttons)
 
     def _option_buttons(self, question: Question, ticked: Iterable[str]) -> list[Button]:
         ticked = set(ticked)
@@ -156,8 +170,14 @@ class RoutineScreens:
         return _reply(rendered, self.session_buttons(session))
 
     def session_buttons(self, session: Session) -> list[Button]:
-        """How-to for each exercise of the session, and "too hard"."""
-        buttons = [
+        """Log it (Done / Too easy / Too hard) or be guided; how-to for each exercise; on a rest
+        day, the offer to do one anyway."""
+        day = session.day.isoformat()
+        if session.rest:
+            logging = [Button("Do one anyway", actions.session("any", day))]
+        else:
+            logging = list(session_buttons(day))
+        buttons = logging + [
             Button(
                 self.questionnaire.label("howto", title=item.title), actions.howto(item.exercise_id)
             )

@@ -74,8 +74,9 @@ class ReminderMessages:
             return Plan(routine, None, starter)
         return Plan(routine, tuple(day for day in range(7) if days & (1 << day)), starter)
 
-    def compose(self, delivery: Delivery, plan: Plan) -> Reply:
-        """Today's session, or a short rest-day note, for one delivery."""
+    def compose(self, delivery: Delivery, plan: Plan, check_due: bool = False) -> Reply:
+        """Today's session, or a short rest-day note (with "do one anyway"), for one delivery;
+        every two weeks it also offers the self-check."""
         session = plan.routine.session_for(delivery.local_date, plan.training)
         rendered = self.composer.render(
             "reminder.j2",
@@ -85,8 +86,15 @@ class ReminderMessages:
             starter=plan.starter,
             snoozed=delivery.slot != "daily",
             next_day=_next_training(plan, session),
+            check_due=check_due,
         )
-        buttons = () if session.rest else _buttons(delivery, session)
+        day = delivery.local_date.isoformat()
+        if session.rest:
+            buttons: tuple[Button, ...] = (Button("Do one anyway", actions.session("any", day)),)
+        else:
+            buttons = _buttons(delivery, session)
+        if check_due:
+            buttons += (Button("🦵 1-minute self-check", actions.check()),)
         return Reply(ReplyKind.INFO, rendered.html, rendered.text, (), buttons)
 
 
@@ -96,11 +104,37 @@ def _buttons(delivery: Delivery, session: Session) -> tuple[Button, ...]:
         Button("Done ✅", actions.remind("done", day)),
         Button("Snooze 30 min", actions.remind("snz", delivery.id)),
         Button("Skip today", actions.remind("skip", day)),
+        *effort_buttons(day),
+        Button("▶️ Start session", actions.session("start", day)),
     )
     howto = tuple(
-        Button(f"How do I do: {i.title}", actions.howto(i.exercise_id)) for i in session.items
+        Button(short_label(f"📖 {i.title}"), actions.howto(i.exercise_id)) for i in session.items
     )
     return fixed + howto
+
+
+def effort_buttons(day: str) -> tuple[Button, Button]:
+    """Too easy / Too hard: the session counts as done, and how it felt is kept."""
+    return (
+        Button("Too easy", actions.remind("easy", day)),
+        Button("Too hard", actions.remind("hard", day)),
+    )
+
+
+def session_buttons(day: str) -> tuple[Button, ...]:
+    """What every view of a day's session offers: log it (with how it felt) or be guided."""
+    return (
+        Button("Done ✅", actions.remind("done", day)),
+        *effort_buttons(day),
+        Button("▶️ Start session", actions.session("start", day)),
+    )
+
+
+MAX_LABEL = 30  # Telegram buttons wider than this are cut off on a phone
+
+
+def short_label(text: str) -> str:
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
 
 
 def day_label(day: date) -> str:

@@ -188,6 +188,10 @@ def parse_timezone(text: str, abbreviations: bool = True) -> str:
         raise ScheduleError("abbreviation", given, [meant, *literal])
     if key in _zone_names():
         return _zone_names()[key]
+    # A city the bot itself offers ("New York", "Los Angeles") or a big city with another's zone.
+    city = _city_names().get(" ".join(given.lower().replace("_", " ").split()))
+    if city:
+        return city
     raise ScheduleError("timezone", given, suggest_timezones(given))
 
 

@@ -1,10 +1,15 @@
-"""Names people use for a timezone that are not the IANA name: abbreviations and big cities.
+"""Names people use for a timezone that are not the IANA name: abbreviations and big cities;
+and the zone at a shared location (timezonefinder, offline).
 
-Pure data, read by bot.reminders.schedule. An abbreviation names an offset, not a place, so the
-bot asks the user to confirm the zone it maps to (summer time then follows that place's rules).
+The tables are pure data, read by bot.reminders.schedule. An abbreviation names an offset, not a
+place, so the bot asks the user to confirm the zone it maps to (summer time then follows the
+place's rules).
 """
 
 from __future__ import annotations
+
+from functools import cache
+from typing import Any
 
 # Common abbreviation (upper case) → the zone most people who type it live in.
 TIMEZONE_ABBREVIATIONS: dict[str, str] = {
@@ -125,3 +130,17 @@ CITY_ZONES: dict[str, str] = {
     "mountain": "America/Denver",
     "pacific": "America/Los_Angeles",
 }
+
+
+@cache
+def _finder() -> Any:
+    from timezonefinder import TimezoneFinder
+
+    return TimezoneFinder()  # offline: the zone polygons ship with the package
+
+
+def zone_at(latitude: float, longitude: float) -> str | None:
+    """The IANA zone at a point (a location shared in Telegram); None out at sea or invalid."""
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        return None
+    return _finder().timezone_at(lng=longitude, lat=latitude)

@@ -2,7 +2,7 @@
 
 SQLAlchemy 2 Core over an async engine; portable types only (SQLite file by default, PostgreSQL via
 KNEEBOT_DATABASE_URL). Times are stored as UTC. The schema is created by Alembic (migrations/).
-Each query family (users, profiles, schedules, deliveries, sessions) lives in its own module.
+Each query family (users, profiles, schedules, deliveries, sessions, dialogue) has its own module.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.config import RESOURCES, Settings
 from bot.storage.base import QueryFamily
+from bot.storage.checks import CheckQueries
 from bot.storage.deliveries import DeliveryQueries
+from bot.storage.dialogue import DialogueQueries
 from bot.storage.profiles import ProfileQueries
 from bot.storage.schedules import ScheduleQueries
 from bot.storage.sessions import SessionQueries
@@ -25,7 +27,14 @@ from bot.storage.users import UserQueries
 
 
 class Database(
-    UserQueries, ProfileQueries, ScheduleQueries, DeliveryQueries, SessionQueries, QueryFamily
+    UserQueries,
+    ProfileQueries,
+    ScheduleQueries,
+    DeliveryQueries,
+    SessionQueries,
+    CheckQueries,
+    DialogueQueries,
+    QueryFamily,
 ):
     """The one door to the database; every method is one short transaction."""
 

@@ -36,6 +36,19 @@ MISSED, UNKNOWN, CANCELLED = DeliveryStatus.MISSED, DeliveryStatus.UNKNOWN, Deli
 DONE, SKIPPED = SessionStatus.DONE, SessionStatus.SKIPPED
 
 
+@dataclass(frozen=True)
+class ConversationState:
+    """One user's conversation context; `version` is the row's version when it was read."""
+
+    topic: str | None = None
+    exercise: str | None = None
+    reply_kind: str | None = None
+    open_question: str | None = None
+    safety: str | None = None
+    version: int = 0  # 0: no row yet
+    updated_at: datetime | None = None
+
+
 CONSOLE_USER_ID = 0  # the one local user of `kneebot chat`; Telegram ids are never 0
 
 

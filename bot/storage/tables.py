@@ -116,10 +116,60 @@ session_log = sa.Table(
     sa.Column("local_date", sa.Date, primary_key=True),
     sa.Column("status", sa.String(8), nullable=False),  # "done" | "skipped"
     sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.Column("effort", sa.String(8), nullable=True),  # "easy" | "hard" | None: how it felt
+)
+
+# The one-minute self-check, one per user and local date (a retake that day replaces it).
+self_checks = sa.Table(
+    "self_checks",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.user_id"), nullable=False),
+    sa.Column("local_date", sa.Date, nullable=False),
+    sa.Column("left_caving", sa.String(8), nullable=False),  # "none" | "slight" | "clear"
+    sa.Column("right_caving", sa.String(8), nullable=False),
+    sa.Column("pain", sa.SmallInteger, nullable=False),  # 0-10
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("user_id", "local_date"),
+)
+
+# Small per-user choices of the daily coaching.
+coaching_prefs = sa.Table(
+    "coaching_prefs",
+    metadata,
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.user_id"), primary_key=True),
+    sa.Column("rest_day_notes", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("timezone_chosen", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# What the conversation is about right now, so a follow-up ("harder?") has its context on any
+# replica and after a restart. `version` grows on every write (optimistic concurrency).
+conversation_state = sa.Table(
+    "conversation_state",
+    metadata,
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.user_id"), primary_key=True),
+    sa.Column("topic", sa.String(80), nullable=True),  # chunk id of the last answer
+    sa.Column("exercise", sa.String(80), nullable=True),  # chunk id of the last exercise shown
+    sa.Column("reply_kind", sa.String(16), nullable=True),
+    sa.Column("open_question", sa.String(80), nullable=True),  # what a "yes" would accept
+    sa.Column("safety", sa.String(80), nullable=True),  # the warning sign the user described
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
 # Children first: forget_user deletes in this order so foreign keys never object.
-USER_TABLES = (session_log, deliveries, reminder_schedules, assessment_drafts, profiles, users)
+USER_TABLES = (
+    coaching_prefs,
+    self_checks,
+    conversation_state,
+    session_log,
+    deliveries,
+    reminder_schedules,
+    assessment_drafts,
+    profiles,
+    users,
+)
 
 
 def _as_utc(value: datetime | str) -> datetime:

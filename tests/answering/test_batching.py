@@ -64,8 +64,10 @@ async def test_batcher_recovers_after_an_error():
 
 async def test_repeated_question_is_served_from_cache(coach):
     first = await coach.reply("How do I do a clamshell?")
+    cached = coach.vectors[coach.retriever.prepare("How do I do a clamshell?")]
     again = await coach.reply("  how do i do a CLAMSHELL?  ")
-    assert again is first
+    assert again == first  # the one embedding is reused, not recomputed
+    assert coach.vectors[coach.retriever.prepare("  how do i do a CLAMSHELL?  ")] is cached
     assert first.kind is ReplyKind.HOWTO
 
 

@@ -19,7 +19,10 @@ async def test_howto_names_steps_dose_and_variants(coach):
     exercise = coach.kb.by_id("kneeling-adductor-stretch")
     assert exercise.steps[0] in reply.text
     assert exercise.dosage.describe() in reply.text
-    assert "Easier" in reply.html and "Harder" in reply.html
+    labels = " ".join(button.label for button in reply.buttons)
+    assert "Tell me more" in labels
+    detail = coach.more(exercise.id)
+    assert "Easier" in detail.html and "Harder" in detail.html
 
 
 async def test_misspelt_exercise_is_found(coach):
@@ -32,7 +35,7 @@ async def test_cause_question_gets_answer_with_sources(coach):
     reply = await coach.reply("do flat feet make my knees cave in?")
     assert reply.kind is ReplyKind.ANSWER
     assert reply.sources[0].id == "flat-feet"
-    assert "Sources:" in reply.text
+    assert "Sources:" in coach.more("flat-feet").text
     assert any(button.action.startswith("howto:") for button in reply.buttons)
 
 

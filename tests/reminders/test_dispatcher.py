@@ -70,6 +70,8 @@ class Rig:
         if tz != "UTC":
             await self.subs.timezone(user_id, user_id, [tz])
         await self.subs.remind(user_id, user_id, [at, days] if days else [at])
+        # These tests are about delivery: every day sends, rest days of the plan included.
+        await self.subs.remind(user_id, user_id, ["rest", "on"])
 
 
 @pytest.fixture

@@ -80,6 +80,30 @@ def test_an_empty_history_still_draws_a_chart() -> None:
     assert png.startswith(PNG_SIGNATURE)
 
 
+def test_chart_marks_today_and_missed_vs_rest() -> None:
+    mon_wed_fri = parse_days("mon,wed,fri")
+    history = {date(2025, 6, 2): DONE, date(2025, 6, 6): SKIPPED}  # Mon done, Fri skipped
+    since = date(2025, 6, 1)  # subscribed on Sunday 1 June
+    progress = compute_progress(history, TODAY, mon_wed_fri, since)
+    kinds = dict(zip((day for day, _ in progress.days), progress.kinds, strict=True))
+    assert kinds[date(2025, 6, 4)] == "missed"  # Wed, nothing logged
+    assert kinds[date(2025, 6, 3)] == "rest"  # Tue is no training day
+    assert kinds[date(2025, 5, 28)] == "open"  # a Wednesday before the user started
+    assert kinds[TODAY] == "open"  # today's session may still come
+    assert progress.missed == 2  # Wed 4 and Mon 9
+    png = render_chart(progress, "one window")
+    pixels = matplotlib.image.imread(io.BytesIO(png), format="png")[:, :, :3]
+    colours = {tuple(int(round(v * 255)) for v in px) for px in pixels.reshape(-1, 3)}
+    assert (0xC0, 0x32, 0x21) in colours and (0xDD, 0xDD, 0xDD) in colours  # missed ≠ rest
+    assert (0x22, 0x22, 0x22) in colours  # the dashed line that marks today
+
+
+def test_the_chart_title_names_one_window(composer: Composer) -> None:
+    progress = compute_progress(dict.fromkeys(days_ago(0, 1), DONE), TODAY)
+    title = composer.render("progress_chart.j2", p=progress).text
+    assert title == "15 May – 11 Jun: 2 sessions done, streak 2"
+
+
 @pytest.fixture
 async def subs(tmp_path: Path):
     db = Database.from_settings(Settings(KNEEBOT_DATA_DIR=tmp_path))

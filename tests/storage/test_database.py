@@ -10,9 +10,11 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from bot.config import Settings
-from bot.storage.database import Database
+from bot.storage.checks import SelfCheck
+from bot.storage.database import Database, alembic_config
 from bot.storage.records import (
     CLAIMED,
     DONE,
@@ -20,6 +22,7 @@ from bot.storage.records import (
     SENT,
     SKIPPED,
     UNKNOWN,
+    ConversationState,
     Outcome,
     PlannedDelivery,
     ScheduleMove,
@@ -53,7 +56,8 @@ async def test_the_migration_creates_exactly_the_declared_schema(db: Database) -
     async with db.engine.connect() as conn:
         assert await conn.run_sync(differences) == []
         version = (await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).one()
-    assert version[0] == "0001"
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert version[0] == head
 
 
 async def test_profile_and_draft_round_trip(db: Database) -> None:
@@ -81,6 +85,9 @@ async def test_forget_leaves_no_row_about_the_user_in_any_table(db: Database) ->
     await db.save_draft(9, "pain", {})
     await queue(db, 9, date(2025, 6, 2))
     await db.record_session(9, date(2025, 6, 2), DONE)
+    await db.save_check(9, SelfCheck(date(2025, 6, 2), "slight", "none", 2))
+    await db.set_prefs(9, rest_day_notes=True)
+    await db.save_conversation(9, ConversationState(topic="flat-feet"), 0, datetime.now(UTC))
     await db.save_profile(10, {"a": 1}, {"b": 2})  # someone else
     assert all(await db.rows_about(9))
     removed = await db.forget_user(9)

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from bot import actions
 from bot.answering.coach import Coach
+from bot.answering.conversation import Conversations
 from bot.app import Runtime, open_features
 from bot.channels.console.reminders import ConsoleReminders
 from bot.coaching.flow import RoutineFlow
+from bot.coaching.guide import SessionGuide, Timer
 from bot.config import Settings
 from bot.pictures import picture_of
 from bot.replies import Button, Reply
 from bot.storage.records import CONSOLE_USER_ID
 
 PROMPT = "you> "
+TAP = re.compile(r"\btap\b", re.IGNORECASE)
+TICK_SECONDS = 5  # hold seconds between two countdown lines
 
 
 class ConsoleChat:
@@ -29,11 +34,19 @@ class ConsoleChat:
         coach: Coach,
         routine: RoutineFlow | None = None,
         reminders: ConsoleReminders | None = None,
+        guide: SessionGuide | None = None,
+        out: Callable[[str], None] = print,
+        timer_speed: float = 1.0,
+        conversations: Conversations | None = None,
         index_dir: Path | None = None,
     ) -> None:
         self.coach = coach
         self.routine = routine
         self.reminders = reminders
+        self.guide = guide
+        self.out = out  # where a countdown prints while it runs
+        self.timer_speed = timer_speed
+        self.conversations = conversations
         self.index_dir = index_dir  # where the drawn pictures are, for a how-to's file path
         self.choices: list[Button] = []
 
@@ -42,17 +55,32 @@ class ConsoleChat:
         line = line.strip()
         if not line:
             return ""
+        typed = await self.routine.typed(CONSOLE_USER_ID, line) if self.routine else None
+        if typed is not None:  # an answer to the open questionnaire, by number or in words
+            return self.show(typed.reply)
         if line.isdigit() and self.choices:
             return await self._choose(int(line))
         if line.startswith("/"):
             reply = await self._routine_command(line) or await self._reminder_command(line)
             return self.show(reply or self._command(line))
-        return self.show(await self.coach.reply(line))
+        asked = await self.reminders.free_text(line) if self.reminders else None
+        if asked is not None:
+            return self.show(asked)
+        if self.conversations is None:
+            return self.show(await self.coach.reply(line))
+        reply = await self.conversations.reply(CONSOLE_USER_ID, line)
+        if not reply.command:
+            return self.show(reply)
+        # A command said in words runs as if typed: "/remind 07:00", "/routine", "/forget".
+        command = "/" + reply.command
+        followed = await self._routine_command(command) or await self._reminder_command(command)
+        shown = self.show(followed) if followed else ""
+        return "\n\n".join(part for part in (reply.text, shown) if part)
 
     def show(self, reply: Reply) -> str:
         """Plain text plus numbered follow-ups, remembered for the next line."""
         self.choices = list(reply.buttons)
-        lines = [reply.text, *self._picture_line(reply)]
+        lines = [console_words(reply.text), *self._picture_line(reply)]
         if self.choices:
             lines.append("")
             lines += [f"  [{n}] {b.label}" for n, b in enumerate(self.choices, start=1)]
@@ -72,16 +100,34 @@ class ConsoleChat:
         if not 1 <= number <= len(self.choices):
             return f"Please pick a number between 1 and {len(self.choices)}."
         action = self.choices[number - 1].action
+        if self.guide is not None and self.guide.handles(action) and self.reminders:
+            today = await self.reminders.subscriptions.local_today(CONSOLE_USER_ID)
+            step = await self.guide.tap(CONSOLE_USER_ID, action, today)
+            if step.timer is None:
+                return self.show(step.reply)
+            return self.show(await self._count_down(step.timer))
         if self.routine is not None and self.routine.handles(action):
             return self.show((await self.routine.tap(CONSOLE_USER_ID, action)).reply)
         reply = await self.reminders.tap(action) if self.reminders else None
         return self.show(reply or self.action(action))
+
+    async def _count_down(self, timer: Timer) -> Reply:
+        """A printed countdown, a line every few seconds; then what comes after the hold."""
+        left = timer.seconds
+        while left > 0:
+            self.out(console_words(self.guide.countdown(timer.title, left).text))
+            step = min(TICK_SECONDS, left)
+            await asyncio.sleep(step / self.timer_speed)
+            left -= step
+        return timer.after
 
     def action(self, action: str) -> Reply:
         """What a tapped button does; the same actions as the Telegram channel."""
         tapped = actions.parse(action)
         if tapped.feature in (actions.HOWTO, actions.TOPIC):
             return self.coach.topic(tapped.verb)
+        if tapped.feature == actions.MORE:
+            return self.coach.more(tapped.verb)
         if tapped.feature == actions.ASK:
             return self.coach.info("ask.j2", group=False, username="")
         return self.coach.help()
@@ -104,7 +150,19 @@ class ConsoleChat:
             "start": self.coach.welcome,
             "help": self.coach.help,
         }
-        return handlers.get(command, self.coach.help)()
+        handler = handlers.get(command)
+        return handler() if handler else self.coach.unknown_command(line.split()[0])
+
+
+def console_words(text: str) -> str:
+    """Telegram's "tap" in knowledge text reads "choose" here: the buttons are numbers."""
+    return TAP.sub(lambda match: _same_case(match.group(), "choose"), text)
+
+
+def _same_case(model: str, word: str) -> str:
+    if model.isupper():
+        return word.upper()
+    return word.capitalize() if model[0].isupper() else word
 
 
 async def run_console(runtime: Runtime, settings: Settings) -> int:
@@ -112,7 +170,13 @@ async def run_console(runtime: Runtime, settings: Settings) -> int:
     opened = await open_features(settings, runtime)
     reminders = ConsoleReminders(opened.subscriptions, settings)
     chat = ConsoleChat(
-        runtime.coach, routine=opened.routine, reminders=reminders, index_dir=settings.index_dir
+        runtime.coach,
+        routine=opened.routine,
+        reminders=reminders,
+        guide=opened.guide,
+        timer_speed=settings.timer_speed,
+        conversations=opened.conversations,
+        index_dir=settings.index_dir,
     )
     print(chat.show(runtime.coach.welcome()))
     print("\n(type /help for commands, /quit to leave)\n")

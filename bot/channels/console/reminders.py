@@ -14,7 +14,7 @@ from bot.replies import Reply
 from bot.storage.database import Database, data_file
 from bot.storage.records import CONSOLE_USER_ID, Delivery, Scope
 
-COMMANDS = ("remind", "reminders", "timezone", "stop", "progress", "forget")
+COMMANDS = ("remind", "reminders", "timezone", "stop", "progress", "forget", "done", "undo")
 CHART_FILE = "progress.png"
 
 
@@ -51,6 +51,10 @@ class ConsoleReminders:
             return await self._progress()
         if name == "forget":
             return subs.forget_prompt()
+        if name == "done":
+            return await subs.done(me, args)
+        if name == "undo":
+            return await subs.undo(me)
         return await (subs.show(me) if name == "reminders" else subs.stop(me))
 
     async def tap(self, action: str) -> Reply | None:
@@ -63,18 +67,27 @@ class ConsoleReminders:
             return await self._progress()
         return result
 
+    async def free_text(self, line: str) -> Reply | None:
+        """A reminder asked for in plain words ("remind me every day at 7am"); else None."""
+        return await self.subscriptions.free_text(CONSOLE_USER_ID, CONSOLE_USER_ID, line)
+
     async def _progress(self) -> Reply:
         """The console cannot show a picture: the chart goes to a file and the reply names it."""
         path = data_file(self.settings, CHART_FILE)
         result = await self.subscriptions.progress(CONSOLE_USER_ID, chart_path=str(path))
-        path.write_bytes(result.chart_png)
+        if result.chart_png is None:
+            path.unlink(missing_ok=True)  # an old chart would contradict "nothing logged"
+        else:
+            path.write_bytes(result.chart_png)
         return result.reply
 
     def dispatcher(self, show: Callable[[Reply], None], clock: Clock = utc_now) -> Dispatcher:
         """A dispatcher for the console user only, printing each reminder as it comes due."""
 
         async def send(delivery: Delivery) -> int | None:
-            show(await self.subscriptions.reminder(delivery))
+            reply = await self.subscriptions.reminder(delivery)
+            if reply is not None:  # None: a quiet rest day
+                show(reply)
             return None
 
         config = DispatchConfig.from_settings(self.settings, scope=Scope(only=CONSOLE_USER_ID))

@@ -22,7 +22,7 @@ from bot.privacy import user_ref
 from bot.replies import Reply
 
 from .render import send_reply, template_reply
-from .services import Services, services
+from .services import Services, features, services
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +49,34 @@ def register(application: Application) -> None:
 
 
 async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Greet, say what the bot does, offer the three ways in."""
+    """Greet, say what the bot does, offer the three ways in; a deep link's payload (a personal
+    button tapped in a group) opens that feature here in the private chat instead."""
     user = update.effective_user
     log.info("start update=%s %s", update.update_id, user_ref(user.id if user else None))
+    chat = update.effective_chat
+    payload = context.args[0] if context.args else ""
+    if payload and user and chat and chat.type == ChatType.PRIVATE:
+        reply = await _deep_link_reply(context, user.id, chat.id, payload)
+        if reply is not None:
+            await send_reply(update, context, reply)
+            return
     name = user.first_name if user else None
     await send_reply(update, context, services(context).coach.welcome(name))
+
+
+async def _deep_link_reply(
+    context: ContextTypes.DEFAULT_TYPE, user_id: int, chat_id: int, payload: str
+) -> Reply | None:
+    opened = features(context.application)
+    if payload == actions.ROUTINE_ENTRY:
+        return (await opened.routine.open(user_id)).reply
+    if payload == actions.REMIND_ENTRY:
+        return await opened.subscriptions.show(user_id, with_menu=True)
+    if payload == "check":
+        return await opened.subscriptions.button(user_id, chat_id, actions.check())
+    if payload == "session":
+        return (await opened.routine.tap(user_id, actions.routine("today"))).reply
+    return None
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -76,8 +99,19 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             template_reply(svc.coach, "group_hint.j2", username=context.bot.username),
         )
         return
+    if message.chat.type == ChatType.PRIVATE and message.from_user:
+        asked = await reminder_request_reply(
+            context, message.from_user.id, message.chat_id, question
+        )
+        if asked is not None:
+            await send_reply(update, context, asked)
+            return
     await _typing(message, context)
-    reply = await svc.coach.reply(question)
+    user_id = message.from_user.id if message.from_user else None
+    if user_id is not None and message.chat.type == ChatType.PRIVATE:
+        reply = await features(context.application).conversations.reply(user_id, question)
+    else:
+        reply = await svc.coach.reply(question)  # group chatter shares no one's context
     log.info(
         "answer update=%s %s kind=%s top=%s",
         update.update_id,
@@ -86,6 +120,25 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         reply.sources[0].id if reply.sources else "-",
     )
     await send_reply(update, context, reply)
+    if reply.command:
+        await run_command(update, context, reply.command)
+
+
+async def run_command(update: Update, context: ContextTypes.DEFAULT_TYPE, command: str) -> None:
+    """A command said in words ("remind me at 7am") runs as if its slash command was sent."""
+    from . import reminders
+
+    name, *args = command.split()
+    handlers = {
+        "remind": reminders.remind,
+        "progress": reminders.progress,
+        "forget": reminders.forget,
+    }
+    handler = handlers.get(name)
+    if handler is None or (name == "remind" and not args):
+        return  # /routine and a bare /remind are offered as buttons on the reply itself
+    context.args = args
+    await handler(update, context)
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -105,6 +158,8 @@ def button_reply(svc: Services, action: str, update: Update, bot: Bot) -> Reply:
     tapped = actions.parse(action)
     if tapped.feature in (actions.HOWTO, actions.TOPIC):
         return svc.coach.topic(tapped.verb)
+    if tapped.feature == actions.MORE:
+        return svc.coach.more(tapped.verb)
     if tapped.feature == actions.ASK:
         group = update.effective_chat is not None and update.effective_chat.type != ChatType.PRIVATE
         return template_reply(svc.coach, "ask.j2", group=group, username=bot.username)
@@ -112,14 +167,22 @@ def button_reply(svc: Services, action: str, update: Update, bot: Bot) -> Reply:
 
 
 async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """An unknown command gets the help text; in groups only when addressed to this bot."""
+    """An unknown command says so, then the help text; in groups only when addressed to us."""
     message = update.effective_message
     assert message is not None and message.text is not None
     command = message.text.split()[0]
-    _, _, addressee = command.partition("@")
+    name, _, addressee = command.partition("@")
     if message.chat.type != ChatType.PRIVATE and addressee.lower() != context.bot.username.lower():
         return
-    await send_reply(update, context, services(context).coach.help())
+    await send_reply(update, context, services(context).coach.unknown_command(name))
+
+
+async def reminder_request_reply(
+    context: ContextTypes.DEFAULT_TYPE, user_id: int, chat_id: int, text: str
+) -> Reply | None:
+    """Free text that asks for a reminder ("remind me every day at 7am"), set up; else None."""
+    subs = features(context.application).subscriptions
+    return await subs.free_text(user_id, chat_id, text)
 
 
 async def on_non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

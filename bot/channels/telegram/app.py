@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 # Feature modules of this package, in registration order: conversations before the catch-all
 # text handler of `answers`. Each has register(application); optionally start(application), run
 # after start-up (e.g. a reminder loop), and finish(application), run after the last update.
-FEATURES: tuple[str, ...] = ("routine", "reminders", "answers")
+FEATURES: tuple[str, ...] = ("routine", "reminders", "session", "answers")
 
 OWN_FEATURES_KEY = "own_features"  # features post_init opened, so post_stop closes them
 TELEGRAM_API = "https://api.telegram.org"

@@ -15,7 +15,14 @@ from datetime import timedelta
 from telegram import Bot, InlineKeyboardMarkup, InputFile, LinkPreviewOptions, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 from telegram.warnings import PTBDeprecationWarning
 
 from bot import actions
@@ -26,8 +33,8 @@ from bot.replies import Reply
 from bot.storage.database import Database
 from bot.storage.records import CONSOLE_USER_ID, Delivery, Scope
 
-from .render import drop_buttons, in_private, messages, send_reply
-from .services import Services, features
+from .render import drop_buttons, in_private, messages, send_reply, units
+from .services import Services, features, services
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +42,11 @@ FEATURE_KEY = "reminders"
 GONE_CHAT = ("chat not found", "user is deactivated", "bot was kicked")
 NEW_MESSAGES = filters.UpdateType.MESSAGE
 BUTTONS = actions.pattern(actions.REMIND, actions.REMIND_ENTRY)
-ACK_VERBS = ("done", "skip", "snz")  # taps that settle a reminder message
-PRIVATE_TEMPLATE = "reminders_private.j2"  # the pointer to the private chat, sent in groups
+CHECK_BUTTONS = actions.pattern(actions.CHECK, actions.CHECK)
+ACK_VERBS = ("done", "easy", "hard", "skip", "snz")  # taps that settle a session message
+PRIVATE_TEMPLATE = "reminders_private.j2"
+MAX_CAPTION = 1024  # a photo caption's limit, in UTF-16 units
+MAX_TEXT = 4096  # the pointer to the private chat, sent in groups
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 
 
@@ -59,11 +69,17 @@ def register(application: Application) -> None:
         "stop": stop,
         "forget": forget,
         "progress": progress,
+        "done": done,
+        "undo": undo,
     }
     for name, handler in commands.items():
         guarded = _private_only(name, handler)
         application.add_handler(CommandHandler(name, guarded, filters=NEW_MESSAGES))
     application.add_handler(CallbackQueryHandler(on_button, pattern=BUTTONS))
+    application.add_handler(CallbackQueryHandler(on_button, pattern=CHECK_BUTTONS))
+    # A location shared in the private chat sets the timezone (before the non-text catch-all).
+    location = NEW_MESSAGES & filters.LOCATION & filters.ChatType.PRIVATE
+    application.add_handler(MessageHandler(location, on_location))
 
 
 async def start(application: Application) -> None:
@@ -107,8 +123,13 @@ class ReminderSender:
         self._ready = await self.subs.reminders(batch)
 
     async def __call__(self, delivery: Delivery) -> int | None:
-        reply = self._ready.pop(delivery.id, None) or await self.subs.reminder(delivery)
+        if delivery.id in self._ready:
+            reply = self._ready.pop(delivery.id)
+        else:
+            reply = await self.subs.reminder(delivery)
         message_id = None
+        if reply is None:  # a quiet rest day: nothing to send
+            return None
         for html, markup in messages(reply):
             try:
                 message = await self.bot.send_message(
@@ -211,15 +232,48 @@ async def progress(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _send_progress(context, chat_id, result)
 
 
+async def done(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/done [yesterday|monday|2025-03-28]: log a session without a reminder."""
+    user_id, _ = _ids(update)
+    reply = await _feature(context).subscriptions.done(user_id, context.args or [])
+    await send_reply(update, context, reply)
+
+
+async def undo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/undo: take back the last logged entry."""
+    user_id, _ = _ids(update)
+    await send_reply(update, context, await _feature(context).subscriptions.undo(user_id))
+
+
+async def on_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A shared location: its timezone becomes the user's (the location itself is not kept)."""
+    message = update.effective_message
+    assert message is not None and message.location is not None
+    user_id, chat_id = _ids(update)
+    where = message.location
+    log.info("location shared update=%s %s", update.update_id, user_ref(user_id))
+    subs = _feature(context).subscriptions
+    reply = await subs.timezone_at(user_id, chat_id, where.latitude, where.longitude)
+    await send_reply(update, context, reply)
+
+
 async def _send_progress(
     context: ContextTypes.DEFAULT_TYPE, chat_id: int, result: ProgressReply
 ) -> None:
-    await context.bot.send_photo(
-        chat_id,
-        InputFile(result.chart_png, filename="progress.png"),
-        caption=result.reply.html,
-        parse_mode=ParseMode.HTML,
-    )
+    """The chart with the text as its caption; the text alone without a chart or if the photo
+    cannot be sent (or the caption would be too long for one)."""
+    if result.chart_png is not None and units(result.reply.html) <= MAX_CAPTION:
+        try:
+            await context.bot.send_photo(
+                chat_id,
+                InputFile(result.chart_png, filename="progress.png"),
+                caption=result.reply.html,
+                parse_mode=ParseMode.HTML,
+            )
+            return
+        except TelegramError as exc:
+            log.warning("progress chart not sent %s: %s", user_ref(chat_id), exc)
+    await send_reply(chat_id, context, result.reply)
 
 
 # -- buttons ----------------------------------------------------------------------------------
@@ -241,8 +295,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if action == FORGET_YES:
         context.application.drop_user_data(user_id)
     result = await _feature(context).subscriptions.button(user_id, chat_id, action)
-    if _settles(action):
-        await _settle(query.message)
+    if _settles(action) and isinstance(result, Reply) and not _gone(result, context):
+        await _settle(query.message, action, context)
     elif action in (FORGET_YES, FORGET_NO):
         await drop_buttons(query)  # the choice is made: the question must not be answered twice
     if isinstance(result, ProgressReply):
@@ -251,20 +305,36 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await send_reply(update, context, result)
 
 
-async def _settle(message: object) -> None:
-    """Take Done/Snooze/Skip off a reminder once one was tapped; the how-to buttons stay."""
-    if not isinstance(message, Message) or message.reply_markup is None:
+async def _settle(message: object, action: str, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Show the result on the session message ("✅ Done") and take its Done / Too easy /
+    Too hard / Snooze / Skip off; the how-to and other buttons stay."""
+    if not isinstance(message, Message):
         return
-    markup = message.reply_markup
     rows = [
         [b for b in row if not _settles(str(b.callback_data or ""))]
-        for row in markup.inline_keyboard
+        for row in (message.reply_markup.inline_keyboard if message.reply_markup else ())
     ]
     kept = InlineKeyboardMarkup([row for row in rows if row])
+    result = services(context).coach.info("reminder_result.j2", verb=actions.parse(action).verb)
+    text = f"{message.text_html or ''}\n\n{result.html}".strip()
     try:
-        await message.edit_reply_markup(reply_markup=kept)
+        if units(text) <= MAX_TEXT:
+            await message.edit_text(
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=kept,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        else:
+            await message.edit_reply_markup(reply_markup=kept)
     except TelegramError as exc:
         log.info("could not settle reminder message: %s", exc)
+
+
+def _gone(result: Reply, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """The tap was refused (stale or forged data): the message stays as it was."""
+    gone = services(context).coach.info("reminder_ack.j2", case="gone")
+    return result.html == gone.html
 
 
 def _settles(action: str) -> bool:

@@ -19,6 +19,7 @@ from telegram.constants import ChatType, InlineKeyboardButtonLimit, MessageLimit
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from bot import actions
 from bot.answering.coach import Coach
 from bot.privacy import user_ref
 from bot.replies import Button, Reply
@@ -43,14 +44,47 @@ def units(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
-    """One button per row; a button whose action is over 64 bytes is dropped and logged."""
-    rows = [
-        [InlineKeyboardButton(button.label, callback_data=button.action)]
-        for button in buttons
-        if _fits(button)
-    ]
+SIDE_BY_SIDE = 14  # labels up to this long share a row ("Done ✅", "07:30", "Too easy")
+ROW_WIDTH = 30  # characters of labels in one row, about a phone's width
+ROW_BUTTONS = 6  # most buttons in one row (the pain scale 0-10 takes two rows)
+
+
+def keyboard(
+    buttons: Sequence[Button], deep_links_to: str | None = None
+) -> InlineKeyboardMarkup | None:
+    """Short choices side by side, long ones on their own row; a button whose action is over
+    64 bytes is dropped and logged. With `deep_links_to` (a bot username, in a group) personal
+    buttons become t.me links that open the private chat on the feature."""
+    rows: list[list[InlineKeyboardButton]] = []
+    width = 0
+    for button in filter(_fits, buttons):
+        shown = _telegram_button(button, deep_links_to)
+        short = len(button.label) <= SIDE_BY_SIDE
+        last = rows[-1] if rows else None
+        packs = short and last and _short_row(last) and len(last) < ROW_BUTTONS
+        if packs and width + len(button.label) <= ROW_WIDTH:
+            last.append(shown)
+            width += len(button.label)
+        else:
+            rows.append([shown])
+            width = len(button.label)
     return InlineKeyboardMarkup(rows) if rows else None
+
+
+def _short_row(row: list[InlineKeyboardButton]) -> bool:
+    return all(len(button.text) <= SIDE_BY_SIDE for button in row)
+
+
+def _telegram_button(button: Button, deep_links_to: str | None) -> InlineKeyboardButton:
+    if deep_links_to and actions.is_personal(button.action):
+        payload = actions.start_payload(button.action)
+        return InlineKeyboardButton(button.label, url=deep_link(deep_links_to, payload))
+    return InlineKeyboardButton(button.label, callback_data=button.action)
+
+
+def deep_link(username: str, payload: str) -> str:
+    """https://t.me/<bot>?start=<payload>: opens the private chat and sends /start <payload>."""
+    return f"https://t.me/{username}?start={payload}"
 
 
 def _fits(button: Button) -> bool:
@@ -80,8 +114,23 @@ async def in_private(
     reply = template_reply(
         services(context).coach, template, username=context.bot.username, **extra
     )
-    await send_reply(update, context, reply)
+    link = InlineKeyboardButton(
+        "Open the private chat", url=deep_link(context.bot.username, _payload(template, extra))
+    )
+    await context.bot.send_message(
+        chat.id,
+        reply.html,
+        parse_mode=ParseMode.HTML,
+        reply_markup=InlineKeyboardMarkup([[link]]),
+        reply_parameters=_destination(update)[1],
+        link_preview_options=LinkPreviewOptions(is_disabled=True),
+    )
     return False
+
+
+def _payload(template: str, extra: dict[str, object]) -> str:
+    """The feature the private chat should open on: the routine, or the reminder menu."""
+    return actions.ROUTINE_ENTRY if template.startswith("routine") else actions.REMIND_ENTRY
 
 
 async def drop_buttons(query: CallbackQuery) -> None:
@@ -92,10 +141,12 @@ async def drop_buttons(query: CallbackQuery) -> None:
         log.info("could not drop buttons %s: %s", user_ref(query.from_user.id), exc)
 
 
-def messages(reply: Reply, limit: int = MAX_MESSAGE) -> list[Outgoing]:
+def messages(
+    reply: Reply, limit: int = MAX_MESSAGE, deep_links_to: str | None = None
+) -> list[Outgoing]:
     """The messages that carry a reply; the keyboard goes under the last one."""
     parts = split_html(reply.html, limit)
-    markup = keyboard(reply.buttons)
+    markup = keyboard(reply.buttons, deep_links_to)
     return [(part, markup if n == len(parts) - 1 else None) for n, part in enumerate(parts)]
 
 
@@ -104,11 +155,14 @@ async def send_reply(
 ) -> list[Message]:
     """Send a reply to the chat of an update (quoting the message in groups) or to a chat id."""
     chat_id, quote = _destination(target)
-    picture = await send_picture(context, chat_id, reply, quote, keyboard(reply.buttons))
+    group = isinstance(target, Update) and _in_group(target)
+    links = context.bot.username if group else None
+    markup = keyboard(reply.buttons, deep_links_to=links)
+    picture = await send_picture(context, chat_id, reply, quote, markup)
     if picture is not None and picture.carries_text:
         return [picture.message]
     sent = [picture.message] if picture is not None else []
-    for n, (html, markup) in enumerate(messages(reply)):
+    for n, (html, markup) in enumerate(messages(reply, deep_links_to=links)):
         message = await context.bot.send_message(
             chat_id,
             html,
@@ -119,6 +173,11 @@ async def send_reply(
         )
         sent.append(message)
     return sent
+
+
+def _in_group(update: Update) -> bool:
+    chat = update.effective_chat
+    return chat is not None and chat.type != ChatType.PRIVATE
 
 
 def _destination(target: Update | int) -> tuple[int, ReplyParameters | None]:

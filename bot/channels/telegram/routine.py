@@ -16,10 +16,12 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import (
     Application,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     ConversationHandler,
+    MessageHandler,
     filters,
 )
 from telegram.warnings import PTBUserWarning
@@ -38,7 +40,8 @@ FEATURE_KEY = "routine"
 ASKING = 0
 NEW_MESSAGES = filters.UpdateType.MESSAGE
 BUTTONS = actions.pattern(actions.ROUTINE, actions.ROUTINE_ENTRY)
-QUESTIONNAIRE_VERBS = ("a", "ok")
+QUESTIONNAIRE_VERBS = ("a", "ok", "back")
+TYPED_GROUP = -1  # before the answers' catch-all text handler (group 0)
 
 
 @dataclass
@@ -62,6 +65,9 @@ def register(application: Application) -> None:
             allow_reentry=True,
         )
     application.add_handler(conversation)
+    # Typed answers run before every other text handler; text that is no answer goes on to them.
+    typed = NEW_MESSAGES & filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE
+    application.add_handler(MessageHandler(typed, on_typed), group=TYPED_GROUP)
 
 
 async def start(application: Application) -> None:
@@ -92,6 +98,17 @@ async def on_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     turn = await _flow(context).tap(query.from_user.id, action)
     await _show(update, context, turn, action)
     return _state(turn)
+
+
+async def on_typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An answer typed while the questionnaire is open ("no pain", "2", "back")."""
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    turn = await _flow(context).typed(_user_id(update), message.text)
+    if turn is None:
+        return  # not an answer: the question is answered by the coach as usual
+    await send_reply(update, context, turn.reply)
+    raise ApplicationHandlerStop
 
 
 async def on_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:

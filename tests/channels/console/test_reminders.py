@@ -81,6 +81,7 @@ async def test_a_due_reminder_is_printed_and_done_is_a_numbered_choice(
 async def test_progress_saves_the_chart_and_prints_its_path(
     chat: ConsoleChat, tmp_path: Path
 ) -> None:
+    assert "Session logged" in await chat.handle("/done")
     output = await chat.handle("/progress")
     chart = tmp_path / "progress.png"
     assert f"Chart saved to {chart}" in output
@@ -98,6 +99,7 @@ async def test_forget_in_the_console_asks_then_deletes(chat: ConsoleChat, db: Da
 async def test_forget_in_the_console_deletes_the_saved_chart(
     chat: ConsoleChat, tmp_path: Path
 ) -> None:
+    await chat.handle("/done")
     await chat.handle("/progress")
     chart = tmp_path / "progress.png"
     assert chart.exists()

@@ -55,9 +55,10 @@ async def test_howto_question_gets_the_exercise_with_its_buttons(
 ) -> None:
     expected = await coach.reply(HOWTO_QUESTION)
     assert expected.kind is ReplyKind.HOWTO
-    [reply] = await private_chat(botapi).ask(HOWTO_QUESTION)
+    chat = private_chat(botapi)
+    [reply] = await chat.ask(HOWTO_QUESTION)
     assert_same_reply(reply, expected)
-    assert "Sources:" in reply.text
+    await assert_more_names_sources(chat, reply, coach)
 
 
 async def test_answer_names_sources_and_offers_how_to_buttons(
@@ -66,10 +67,19 @@ async def test_answer_names_sources_and_offers_how_to_buttons(
     cause = next(chunk for chunk in coach.kb.chunks if chunk.kind.value == "cause")
     expected = await coach.reply(f"{cause.title}: {cause.summary}")
     assert expected.kind is ReplyKind.ANSWER
-    [reply] = await private_chat(botapi).ask(f"{cause.title}: {cause.summary}")
+    chat = private_chat(botapi)
+    [reply] = await chat.ask(f"{cause.title}: {cause.summary}")
     assert_same_reply(reply, expected)
     assert any(data.startswith("howto:") for data in reply.callback_data)
-    assert "Sources:" in reply.text
+    await assert_more_names_sources(chat, reply, coach)
+
+
+async def assert_more_names_sources(chat, reply, coach: Coach) -> None:
+    """The first message fits a phone; "Tell me more" brings the detail and its sources."""
+    data = next(d for d in reply.callback_data if d.startswith("more:"))
+    [more] = await chat.tap(reply, data)
+    assert_same_reply(more, coach.more(data.removeprefix("more:")))
+    assert "Sources:" in more.text
 
 
 async def test_tapping_how_do_i_do_it_shows_that_exercise(
@@ -132,11 +142,12 @@ async def test_stale_or_unknown_button_gets_help_not_an_error(
     assert reply.html == coach.unknown().html
 
 
-async def test_unknown_command_gets_help(
+async def test_unknown_command_says_unknown(
     botapi: BotApiStub, tg_app: Application, coach: Coach
 ) -> None:
     [reply] = await private_chat(botapi).ask("/frobnicate now")
-    assert reply.html == coach.help().html
+    assert reply.text.startswith("I do not know the command /frobnicate.")
+    assert reply.html.endswith(coach.help().html)  # then the help, as before
 
 
 @pytest.mark.parametrize(
@@ -146,7 +157,7 @@ async def test_unknown_command_gets_help(
         ("photo", [{"file_id": "p1", "file_unique_id": "p1", "width": 90, "height": 90}], "photos"),
         ("voice", {"file_id": "v1", "file_unique_id": "v1", "duration": 3}, "voice messages"),
         ("document", {"file_id": "d1", "file_unique_id": "d1", "file_name": "x.pdf"}, "files"),
-        ("location", {"latitude": 52.52, "longitude": 13.405}, "locations"),
+        ("contact", {"phone_number": "+100", "first_name": "Al"}, "contacts"),
     ],
 )  # fmt: skip
 async def test_non_text_messages_get_a_polite_i_read_text(

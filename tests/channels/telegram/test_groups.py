@@ -73,7 +73,7 @@ async def test_commands_for_other_bots_are_ignored(
     group.send("/frobnicate")
     [reply] = await group.ask(f"/frobnicate@{BOT_USERNAME}")
     assert botapi.sent(since=since, chat_id=group.id) == [reply]
-    assert reply.html == coach.help().html
+    assert reply.html == coach.unknown_command("/frobnicate").html
 
 
 async def test_ask_button_in_a_group_says_how_to_address_the_bot(

@@ -1,0 +1,235 @@
+"""One turn of a conversation: the message, the user's state → a reply and the next state.
+
+Order: warning signs (word rules over the whole message, then meaning), language, the sticky
+safety stance, a yes/no to the bot's open question, small talk, commands said in words,
+follow-ups on the current topic, and finally a new question through retrieval.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import replace
+
+import numpy as np
+
+from bot import actions
+from bot.answering.coach import MAX_QUESTION_CHARS, Coach
+from bot.answering.dialogue import DialogueStore, State
+from bot.answering.retrieval import Hit
+from bot.answering.understanding import QUESTION, SMALL_TALK, QType, Understood
+from bot.knowledge import Chunk, Kind
+from bot.privacy import user_ref
+from bot.replies import Reply, ReplyKind
+
+log = logging.getLogger(__name__)
+
+# After a warning-sign reply everything keeps the safety stance except small talk, commands and
+# a clearly new question about what something is or why it happens.
+RELEASES_SAFETY = frozenset({QType.CAUSE, QType.DEFINITION})
+# "remind me at 7am", "every day at 18:30": the time is a slot of the command, not its intent.
+TIME = re.compile(r"\b(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?(?!\d)")
+NAMED = 0.85  # a follow-up that names another chunk this clearly is about that chunk
+
+
+def turn(
+    coach: Coach, text: str, prepared: str, vector: np.ndarray, state: State | None
+) -> tuple[Reply, State]:
+    """The reply to one message given the conversation so far, and the state after it."""
+    state = state or State()
+    understanding = coach.understanding
+    understood = (
+        understanding.intents.classify(vector, prepared)
+        if understanding is not None
+        else Understood(QUESTION, 0.0, QType.OTHER)
+    )
+    hits = coach.retriever.rank(prepared, vector, qtype=understood.qtype.value)
+    flag = coach.red_flag(text, prepared, hits, vector)
+    if flag is not None:
+        reply = coach.safety_reply(flag, hits)
+        return reply, _after(state, reply, flag, safety=flag.id)
+    if understanding is not None and not understanding.language.is_english(text):
+        return coach.english_only(), state
+    sticky = coach.kb.get(state.safety)
+    if sticky is not None and _keeps_safety(understood):
+        return coach.sticky_safety(sticky), state
+    reply = _conversational(coach, text, understood, state, hits)
+    if reply is not None:
+        return reply
+    reply = _question(coach, text, prepared, vector, hits, understood)
+    if reply.kind is ReplyKind.UNKNOWN:
+        reply = _unclear(coach, understood, state, hits) or reply
+    subject = coach.kb.get(reply.sources[0].id) if reply.sources else None
+    return reply, _after(state, reply, subject)
+
+
+def _keeps_safety(understood: Understood) -> bool:
+    if understood.intent in SMALL_TALK or understood.command or understood.intent == "deny":
+        return False
+    return bool(understood.follow_up) or understood.qtype not in RELEASES_SAFETY
+
+
+def _conversational(
+    coach: Coach, text: str, understood: Understood, state: State, hits: list[Hit]
+) -> tuple[Reply, State] | None:
+    """Replies that depend on the conversation rather than on retrieval, or None."""
+    intent = understood.intent
+    if intent == "affirm" and state.open_question:
+        reply = _accept(coach, state.open_question)
+        return reply, _after(state, reply, coach.kb.get(_subject_of(reply)))
+    if intent in ("affirm", "deny"):
+        return coach.small_talk("thanks" if intent == "affirm" else "deny"), state
+    if intent in SMALL_TALK:
+        return coach.small_talk(intent), state
+    if understood.command:
+        return coach.command(understood.command, _time_in(text)), state
+    if understood.follow_up and (state.exercise or state.topic):
+        reply = _follow_up(coach, understood.follow_up, state, hits)
+        return reply, _after(state, reply, coach.kb.get(_subject_of(reply)))
+    return None
+
+
+def _unclear(coach: Coach, understood: Understood, state: State, hits: list[Hit]) -> Reply | None:
+    """A message that does not stand alone: small talk if that is its nearest intent, else, in
+    a conversation, a follow-up on the current topic ("and sets?", "how do we practise that")."""
+    nearest = understood.nearest
+    if nearest in SMALL_TALK:
+        return coach.small_talk(nearest)
+    if not (state.topic or state.exercise) or state.reply_kind == ReplyKind.UNKNOWN.value:
+        return None
+    follow_up = nearest.removeprefix("followup_")
+    name = follow_up if follow_up != nearest else "more"
+    return _follow_up(coach, name, state, hits)
+
+
+def _question(
+    coach: Coach,
+    text: str,
+    prepared: str,
+    vector: np.ndarray,
+    hits: list[Hit],
+    understood: Understood,
+) -> Reply:
+    """A new question: declined when it is a close-sounding topic we do not cover."""
+    reply = coach.respond(text, prepared, hits, qtype=understood.qtype)
+    if reply.kind is ReplyKind.UNKNOWN:
+        return reply
+    nearby = coach.nearby_topic(vector, hits)
+    return coach.not_covered(nearby) if nearby is not None else reply
+
+
+def _follow_up(coach: Coach, name: str, state: State, hits: list[Hit]) -> Reply:
+    """harder / easier / dose / why / fix / show / more, about what the conversation is on."""
+    named = hits[0].chunk if hits[0].name >= NAMED else None
+    exercise = named if named and named.kind is Kind.EXERCISE else coach.kb.get(state.exercise)
+    topic = named or coach.kb.get(state.topic) or exercise
+    if name in ("harder", "easier", "dose", "show") and exercise is None and topic is not None:
+        exercise = next(iter(coach._exercises_for(topic)), None)
+    if name in ("harder", "easier") and exercise is not None:
+        return _variant(coach, exercise, name)
+    if name == "dose":
+        return coach.dose(exercise) if exercise else coach.topic("how-often-to-train")
+    if name == "show" and exercise is not None:
+        return coach.howto(exercise)
+    if name == "fix" and topic is not None:
+        return coach.fixes(topic) if topic.kind is Kind.CAUSE else coach.topic("how-to-fix-it")
+    subject = topic if name != "why" or exercise is None else exercise
+    return coach.more(subject.id) if subject else coach.unknown()
+
+
+def _variant(coach: Coach, exercise: Chunk, name: str) -> Reply:
+    """The harder or easier version: its own how-to when it is an exercise, else the text."""
+    value = exercise.harder if name == "harder" else exercise.easier
+    chunk = coach.kb.get(value)
+    if chunk is not None and chunk.kind is Kind.EXERCISE:
+        return coach.howto(chunk)
+    label = "Harder" if name == "harder" else "Easier"
+    return coach.howto(exercise, variant_of=(label, value or ""))
+
+
+def _accept(coach: Coach, open_question: str) -> Reply:
+    """What "yes" means after the bot's open question (e.g. "more:flat-feet")."""
+    verb, _, chunk_id = open_question.partition(":")
+    if verb == "more":
+        return coach.more(chunk_id)
+    if verb == "show":
+        return coach.topic(chunk_id)
+    return coach.command(verb)
+
+
+def _subject_of(reply: Reply) -> str | None:
+    return reply.sources[0].id if reply.sources else None
+
+
+def _after(state: State, reply: Reply, subject: Chunk | None, safety: str | None = None) -> State:
+    """The next state: what the reply was about, and what a "yes" would now accept."""
+    if subject is None:
+        return replace(state, reply_kind=reply.kind.value, open_question=None)
+    exercise = subject.id if subject.kind is Kind.EXERCISE else state.exercise
+    if subject.kind not in (Kind.EXERCISE, Kind.SAFETY):
+        exercise = next(iter(_offered_exercises(reply)), exercise)
+    return replace(
+        state,
+        topic=subject.id,
+        exercise=exercise,
+        reply_kind=reply.kind.value,
+        open_question=f"more:{subject.id}" if reply.buttons else None,
+        safety=safety,
+    )
+
+
+def _offered_exercises(reply: Reply) -> list[str]:
+    """Exercise ids the reply offered as buttons, in order (the one "show me" would open)."""
+    tapped = [actions.parse(button.action) for button in reply.buttons]
+    return [action.verb for action in tapped if action.feature == actions.HOWTO]
+
+
+def _time_in(text: str) -> str:
+    """ "7am" → "07:00", "18:30" → "18:30"; "" when the message names no time."""
+    match = TIME.search(text.lower())
+    if not match:
+        return ""
+    hour, minute, half = int(match.group(1)), int(match.group(2) or 0), match.group(3)
+    if half and half.startswith("p") and hour < 12:
+        hour += 12
+    if half and half.startswith("a") and hour == 12:
+        hour = 0
+    if not (0 <= hour <= 23 and 0 <= minute <= 59) or (not half and not match.group(2)):
+        return ""
+    return f"{hour:02d}:{minute:02d}"
+
+
+class Conversations:
+    """The core with memory: each user's state is loaded, used and saved around a turn."""
+
+    def __init__(self, coach: Coach, store: DialogueStore) -> None:
+        self.coach = coach
+        self.store = store
+
+    async def reply(self, user: object, text: str) -> Reply:
+        coach = self.coach
+        prepared = coach.retriever.prepare(text[:MAX_QUESTION_CHARS])
+        if not prepared.strip():
+            return coach.unknown()
+        vector = await coach.vector(prepared)
+        state = await self.store.load(user)
+        reply, after = turn(coach, text, prepared, vector, state)
+        if after != state:
+            version = state.version if state else 0
+            if not await self.store.save(user, after, version):
+                # Another replica answered this user meanwhile; its state stands.
+                log.info("conversation state moved on %s", user_ref(_numeric(user)))
+        return reply
+
+    async def tapped(self, user: object, reply: Reply) -> None:
+        """A button's reply becomes the conversation's subject too ("harder?" after a tap)."""
+        state = await self.store.load(user)
+        subject = self.coach.kb.get(_subject_of(reply))
+        if subject is None:
+            return
+        after = _after(state or State(), reply, subject, safety=state.safety if state else None)
+        await self.store.save(user, after, state.version if state else 0)
+
+
+def _numeric(user: object) -> int | None:
+    return user if isinstance(user, int) else None

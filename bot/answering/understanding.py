@@ -1,0 +1,175 @@
+"""What a message is before anything is retrieved: its intent, its question type, its language.
+
+The intent is learned from labelled utterances (knowledge/intents.yaml) by k-nearest neighbours
+over the message's one embedding, the same vector retrieval uses, so understanding costs one
+matrix product. The question type is read from the question words, a small fixed grammar.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cached_property
+
+import numpy as np
+
+from bot.answering.examples import Examples
+
+QUESTION = "question"
+SMALL_TALK = frozenset({"greeting", "thanks", "goodbye", "capabilities"})
+FOLLOW_UPS = frozenset(
+    {"harder", "easier", "dose", "why", "fix", "show", "more"}
+)  # the `followup_<name>` intents
+COMMANDS = frozenset({"remind", "routine", "progress", "forget"})  # `command_<name>` intents
+ANSWERS = frozenset({"affirm", "deny"})
+
+# A message is small talk, a follow-up or a command only when the model is this sure; otherwise it
+# is treated as a question (retrieval then decides). Chosen on the dev splits.
+MIN_PROBABILITY = 0.4
+MIN_SIMILARITY = 0.45  # cosine to the label's closest example below which it is not trusted
+C = 10.0
+
+
+class QType(StrEnum):
+    """What kind of answer a question wants; each prefers a kind of chunk and a reply shape."""
+
+    SAFE = "safe"  # is it safe / can I / should I
+    DURATION = "duration"  # how long until
+    FREQUENCY = "frequency"  # how often / how many
+    FIX = "fix"  # which exercises / how to fix
+    HOWTO = "howto"  # how to do this exercise
+    CAUSE = "cause"  # why / what causes
+    DEFINITION = "definition"  # what is
+    OTHER = "other"
+
+
+# First match wins, so the more specific shapes come first.
+QTYPE_GRAMMAR: tuple[tuple[QType, re.Pattern[str]], ...] = tuple(
+    (qtype, re.compile(pattern))
+    for qtype, pattern in (
+        (QType.DURATION, r"\bhow long\b|\bhow many (weeks|months|years)\b|\bwhen will\b"),
+        (QType.FREQUENCY, r"\bhow (often|many|much)\b|\b(reps|sets)\b|\b(per|a|times a) week\b"),
+        (QType.HOWTO, r"\bhow (do|should|can|would) (i|you|we) (do|perform)\b|\bhow to do\b"),
+        (
+            QType.SAFE,
+            r"\b(is it|is that|are they|is this) (safe|ok|okay|bad|fine|normal|good)\b|"
+            r"\b(can|should|could) (i|we|he|she|my)\b|\b(safe|okay|ok) to\b|\bbad for\b",
+        ),
+        (
+            QType.FIX,
+            r"\b(fix|correct|treat|get rid|improve|stop|train|strengthen)\w*\b|"
+            r"\b(which|what|best|any|good) (exercises?|stretch\w*|drills?|workouts?)\b|"
+            r"\b(exercises?|stretch\w*) for\b",
+        ),
+        (QType.HOWTO, r"\bhow (to|do i|do you)\b|\b(form|steps?|instructions?|technique)\b"),
+        (QType.CAUSE, r"\b(why|cause[sd]?|reasons?|connected|linked|related|due to)\b"),
+        (QType.DEFINITION, r"\b(what is|what's|whats|what are|meaning|define|mean)\b"),
+    )
+)
+
+
+def question_type(prepared: str) -> QType:
+    """The question's type from its question words (the prepared, lower-cased text)."""
+    return next((qtype for qtype, rule in QTYPE_GRAMMAR if rule.search(prepared)), QType.OTHER)
+
+
+@dataclass(frozen=True)
+class Understood:
+    intent: str  # "question", a small-talk intent, "affirm"/"deny", a follow-up or a command
+    score: float
+    qtype: QType
+    nearest: str = QUESTION  # the likeliest intent other than "question", for unclear messages
+
+    @property
+    def follow_up(self) -> str | None:
+        """'harder', 'dose', … for a follow-up intent, else None."""
+        name = self.intent.removeprefix("followup_")
+        return name if name in FOLLOW_UPS and name != self.intent else None
+
+    @property
+    def command(self) -> str | None:
+        name = self.intent.removeprefix("command_")
+        return name if name in COMMANDS and name != self.intent else None
+
+
+class IntentClassifier:
+    """Logistic regression over the embeddings of labelled utterances.
+
+    The chunks' own example questions join the "question" class, so a new question about knees
+    is recognised as one however it is worded; everything else must be clearly something else.
+    """
+
+    def __init__(self, examples: Examples, questions: np.ndarray) -> None:
+        from sklearn.linear_model import LogisticRegression
+
+        self.examples = examples
+        vectors = np.vstack([examples.vectors, questions])
+        labels = [*examples.labels, *[QUESTION] * len(questions)]
+        self.model = LogisticRegression(C=C, max_iter=500, class_weight="balanced")
+        self.model.fit(vectors, labels)
+        self.labels = list(self.model.classes_)
+
+    def classify(self, vector: np.ndarray, prepared: str) -> Understood:
+        probabilities = self.model.predict_proba(vector.reshape(1, -1))[0]
+        # MiniLM puts any short chatty line near some example; a label is trusted only when the
+        # message is really close to one of its own examples.
+        close = self.examples.nearest(vector, 1)
+        order = np.argsort(-probabilities)
+        trusted = [
+            (self.labels[i], float(probabilities[i]))
+            for i in order
+            if self.labels[i] == QUESTION or close.get(self.labels[i], 0.0) >= MIN_SIMILARITY
+        ]
+        label, score = trusted[0] if trusted else (QUESTION, 0.0)
+        nearest = next((name for name, _ in trusted if name != QUESTION), QUESTION)
+        intent = label if score >= MIN_PROBABILITY else QUESTION
+        return Understood(intent, score, question_type(prepared), nearest)
+
+
+def intent_pairs(data: dict) -> list[tuple[str, str]]:
+    """(intent, example) pairs from knowledge/intents.yaml."""
+    return [
+        (entry["intent"], str(example))
+        for entry in data.get("intents", [])
+        for example in entry.get("examples", [])
+    ]
+
+
+WORD = re.compile(r"[^\W\d_]+")
+MIN_WORDS_TO_DETECT = 3  # shorter messages ("heyyy", "cheers mate") are small talk, not a language
+KNOWN_SHARE = (
+    0.5  # a message mostly in the knowledge base's words is English whatever it looks like
+)
+FOREIGN_CONFIDENCE = 0.9
+NON_LATIN_SHARE = 0.3
+
+
+class LanguageCheck:
+    """Is a message English? Cheap rules first; lingua (bundled models) only for the unclear."""
+
+    def __init__(self, known_words: set[str]) -> None:
+        self.known_words = known_words
+
+    def is_english(self, text: str) -> bool:
+        letters = [ch for ch in text if ch.isalpha()]
+        if letters and sum(not ch.isascii() for ch in letters) / len(letters) > NON_LATIN_SHARE:
+            return False
+        words = WORD.findall(text.lower())
+        if len(words) < MIN_WORDS_TO_DETECT:
+            return True
+        if sum(word in self.known_words for word in words) / len(words) >= KNOWN_SHARE:
+            return True
+        top = self._detector.compute_language_confidence_values(text)[0]
+        return top.language.name == "ENGLISH" or top.value < FOREIGN_CONFIDENCE
+
+    @cached_property
+    def _detector(self):  # noqa: ANN202 — lingua's type, imported lazily (most text never needs it)
+        from lingua import Language, LanguageDetectorBuilder
+
+        languages = [
+            Language.ENGLISH, Language.SPANISH, Language.FRENCH, Language.GERMAN,
+            Language.ITALIAN, Language.PORTUGUESE, Language.DUTCH, Language.TURKISH,
+            Language.POLISH, Language.RUSSIAN,
+        ]  # fmt: skip
+        return LanguageDetectorBuilder.from_languages(*languages).with_low_accuracy_mode().build()

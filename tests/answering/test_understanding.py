@@ -1,0 +1,177 @@
+"""Understanding real people: context, small talk, language, sticky safety, phone-sized replies."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.answering.conversation import Conversations
+from bot.answering.dialogue import DatabaseDialogue, MemoryDialogue, State
+from bot.devtools import realistic
+from bot.replies import ReplyKind
+from tests.support.clock import FakeClock
+
+
+@pytest.fixture
+def chat(coach):
+    return Conversations(coach, MemoryDialogue())
+
+
+async def test_follow_up_harder_uses_the_last_exercise(chat, kb):
+    first = await chat.reply("u", "how do I do a glute bridge")
+    assert first.sources[0].id == "glute-bridge"
+    harder = await chat.reply("u", "too easy, whats the harder version?")
+    assert harder.kind is ReplyKind.HOWTO
+    assert harder.sources[0].id == kb.by_id("glute-bridge").harder
+
+
+async def test_follow_up_without_context_is_not_guessed(coach):
+    reply = await Conversations(coach, MemoryDialogue()).reply("new", "too easy, what next?")
+    assert reply.kind is not ReplyKind.HOWTO
+
+
+async def test_small_talk_gets_a_friendly_reply(chat):
+    for text in ("hello", "thanks!", "what can you do?"):
+        reply = await chat.reply("u", text)
+        assert reply.kind is ReplyKind.SMALLTALK, text
+        assert "/routine" in reply.text
+
+
+async def test_non_english_is_declined_politely(chat):
+    for text in ("¿por qué se me juntan las rodillas al correr?", "膝が痛いです"):
+        reply = await chat.reply("u", text)
+        assert reply.kind is ReplyKind.UNKNOWN
+        assert "only understand English" in reply.text
+
+
+async def test_english_with_exercise_names_is_not_declined(chat):
+    reply = await chat.reply("u", "copenhagen plank easier version")
+    assert "only understand English" not in reply.text
+
+
+async def test_safety_is_sticky(chat):
+    warning = await chat.reply("u", "my knee gave way on the stairs and now it is swollen")
+    assert warning.kind is ReplyKind.SAFETY
+    still = await chat.reply("u", "can I still do my exercises?")
+    assert still.kind is ReplyKind.SAFETY
+    assert "exercise" not in " ".join(b.label for b in still.buttons).lower()
+
+
+async def test_warning_sign_found_by_meaning(chat):
+    reply = await chat.reply(
+        "u", "my calf is warm and sore and that leg looks bigger than the other"
+    )
+    assert reply.kind is ReplyKind.SAFETY
+
+
+async def test_benign_acl_question_is_not_an_alarm(chat):
+    reply = await chat.reply("u", "why do women tear their acl more often than men?")
+    assert reply.kind is ReplyKind.ANSWER
+
+
+async def test_warning_at_the_end_of_a_long_message_is_caught(chat):
+    text = "I like running and squats. " * 40 + "Yesterday my knee buckled and I fell."
+    assert (await chat.reply("u", text)).kind is ReplyKind.SAFETY
+
+
+async def test_first_message_is_under_700_chars(chat):
+    for text in ("why do my knees cave in when I squat?", "do flat feet cause knock knees?"):
+        reply = await chat.reply("u", text)
+        assert reply.kind is ReplyKind.ANSWER
+        assert len(reply.text) < 700, text
+        assert reply.buttons[0].label == "Tell me more"
+
+
+async def test_tell_me_more_has_the_detail_and_sources(chat, coach):
+    reply = await chat.reply("u", "do flat feet cause knock knees?")
+    more = coach.more(reply.sources[0].id)
+    assert len(more.text) > len(reply.text)
+    assert "Sources:" in more.text
+
+
+async def test_all_causes_hub_has_a_button_per_cause(chat, kb):
+    reply = await chat.reply("u", "what are all the reasons knees cave in?")
+    assert reply.sources[0].id == "causes-at-a-glance"
+    tapped = {b.action.partition(":")[2] for b in reply.buttons}
+    causes = {chunk.id for chunk in kb.chunks if chunk.kind.value == "cause"}
+    assert len(tapped & causes) >= 5
+
+
+async def test_command_in_words_routes_to_the_feature(chat):
+    reply = await chat.reply("u", "can you remind me every day at 7pm")
+    assert reply.command == "remind 19:00"
+    assert (await chat.reply("u", "please delete all my data")).command == "forget"
+
+
+async def test_close_off_topic_is_declined(chat):
+    reply = await chat.reply("u", "what exercises fix bow legs in adults?")
+    assert reply.kind is ReplyKind.UNKNOWN
+
+
+async def test_state_survives_a_restart(coach, db):
+    user = 4242
+    await Conversations(coach, DatabaseDialogue(db)).reply(user, "how do I do a clamshell")
+    restarted = Conversations(coach, DatabaseDialogue(db))  # a new process, same database
+    reply = await restarted.reply(user, "too easy, what's next?")
+    assert reply.kind is ReplyKind.HOWTO and "harder" in reply.text.lower()
+
+
+async def test_state_expires_after_30_idle_minutes(coach, db):
+    clock = FakeClock(datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
+    store = DatabaseDialogue(db, clock)
+    await Conversations(coach, store).reply(7, "how do I do a clamshell")
+    assert (await store.load(7)).exercise == "clamshell"
+    clock.advance(minutes=31)
+    assert (await store.load(7)).exercise is None
+
+
+async def test_state_saves_only_over_the_version_it_read(db):
+    store = DatabaseDialogue(db)
+    assert await store.save(8, State(topic="flat-feet"), 0)
+    assert not await store.save(8, State(topic="tight-adductors"), 0)  # a stale writer loses
+    current = await store.load(8)
+    assert current.topic == "flat-feet" and current.version == 1
+    assert await store.save(8, State(topic="weak-quads"), current.version)
+
+
+async def test_forget_deletes_conversation_state(coach, db):
+    await Conversations(coach, DatabaseDialogue(db)).reply(9, "how do I do a clamshell")
+    assert (await db.rows_about(9))["conversation_state"] == 1
+    await db.forget_user(9)
+    assert await DatabaseDialogue(db).load(9) is None
+
+
+@pytest.fixture(scope="module")
+def test_split(coach):
+    """The realistic test split (never tuned on), scored with context."""
+    import asyncio
+
+    chat = Conversations(coach, MemoryDialogue())
+    messages = realistic.load_messages(split="test")
+    dialogues = realistic.load_dialogues(split="test")
+    coach.prime([c.q for c in messages] + [c.q for d in dialogues for c in d])
+
+    async def score():
+        scored = await realistic.score_messages(chat.reply, messages)
+        return realistic.rates(scored, await realistic.score_dialogues(chat.reply, dialogues))
+
+    return asyncio.run(score())
+
+
+# Measured 2026-12-01 on the test split: red flags meet their bar; these four do not yet.
+NOT_YET = {"in_domain", "off_topic", "small_talk", "follow_ups"}
+
+
+@pytest.mark.parametrize(
+    "bar",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="below the bar (issue 11)"))
+        if name in NOT_YET
+        else name
+        for name in sorted(realistic.BARS)
+    ],
+)
+def test_realistic_test_split_meets_the_bar(test_split, bar):
+    right, total = test_split[bar]
+    assert total and right / total >= realistic.BARS[bar], f"{bar}: {right}/{total}"
