@@ -47,4 +47,4 @@ bench: index
 	$(BIN)/kneebot bench
 
 clean:
-	rm -rf $(VENV) index/*.faiss index/*.json data
+	rm -rf $(VENV) index/*.faiss index/*.json index/model.onnx* data

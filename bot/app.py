@@ -11,9 +11,10 @@ from bot.answering.calibration import load_calibration
 from bot.answering.coach import Coach, Understanding
 from bot.answering.conversation import Conversations
 from bot.answering.dialogue import DatabaseDialogue, MemoryDialogue
-from bot.answering.embedding import Embedder
+from bot.answering.embedding import Embedder, TorchEmbedder
 from bot.answering.examples import embed_examples, read_yaml
 from bot.answering.index import load_index
+from bot.answering.onnx_model import load_onnx_embedder
 from bot.answering.retrieval import Retriever
 from bot.answering.safety import SemanticSafety, safety_pairs
 from bot.answering.understanding import WORD, IntentClassifier, LanguageCheck, intent_pairs
@@ -59,11 +60,20 @@ class Features:
             await self.db.close()
 
 
+def load_embedder(settings: Settings) -> Embedder:
+    """The query model on the configured backend (ONNX unless KNEEBOT_EMBED_BACKEND=torch)."""
+    if settings.embed_backend == "torch":
+        return TorchEmbedder()
+    return load_onnx_embedder(settings.index_dir)
+
+
 def build_runtime(settings: Settings, embedder: Embedder | None = None) -> Runtime:
     """Validate knowledge first (cheap, fails fast), then load the model and a current index."""
     kb = load_knowledge(settings.knowledge_dir)
-    embedder = embedder or Embedder()
-    index = load_index(kb, embedder, settings.index_dir)
+    embedder = embedder or load_embedder(settings)
+    # The index is always embedded by the torch reference; only a rebuild loads it.
+    reference = (lambda: embedder) if embedder.backend == "torch" else TorchEmbedder
+    index = load_index(kb, embedder, settings.index_dir, reference)
     retriever = Retriever(kb, index, embedder)
     calibration = load_calibration(settings.calibration_file)
     understanding = build_understanding(settings, kb, embedder, retriever)

@@ -135,19 +135,28 @@ def _runtime(settings: Settings):
 
 
 def cmd_build_index(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.answering.embedding import MODEL_NAME, Embedder
+    """Embed the knowledge with the torch reference model, and export the ONNX query model."""
+    from bot.answering.embedding import MODEL_NAME, TorchEmbedder
     from bot.answering.index import build_index, is_current
+    from bot.answering.onnx_model import export_onnx, onnx_problem
     from bot.knowledge import load_knowledge
 
     kb = load_knowledge(settings.knowledge_dir)
     _build_pictures(kb, settings)
-    if args.if_stale and is_current(kb, MODEL_NAME, settings.index_dir):
-        print(f"index is current ({len(kb.chunks)} chunks)")
+    index_current = args.if_stale and is_current(kb, MODEL_NAME, settings.index_dir)
+    onnx_current = args.if_stale and onnx_problem(settings.index_dir) is None
+    if index_current and onnx_current:
+        print(f"index is current ({len(kb.chunks)} chunks), ONNX model is current")
         return 0
     started = time.perf_counter()
-    index = build_index(kb, Embedder(), settings.index_dir)
-    elapsed = time.perf_counter() - started
-    print(f"built index: {len(kb.chunks)} chunks, {len(index.rows)} vectors in {elapsed:.1f} s")
+    if not index_current:
+        index = build_index(kb, TorchEmbedder(), settings.index_dir)
+        elapsed = time.perf_counter() - started
+        print(f"built index: {len(kb.chunks)} chunks, {len(index.rows)} vectors in {elapsed:.1f} s")
+    if not onnx_current:
+        started = time.perf_counter()
+        export_onnx(settings.index_dir)
+        print(f"exported the ONNX query model in {time.perf_counter() - started:.1f} s")
     return 0
 
 

@@ -53,7 +53,10 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "bot" / "calibration.json", alias="KNEEBOT_CALIBRATION_FILE"
     )
 
-    # auto: bfloat16 where the CPU has native support (see bot/embedding.py), else float32.
+    # onnx: serving embeds with onnxruntime and never imports torch; torch: the reference
+    # sentence-transformers model (always used to build the index). See bot/answering/embedding.py.
+    embed_backend: Literal["onnx", "torch"] = Field(default="onnx", alias="KNEEBOT_EMBED_BACKEND")
+    # The torch model's dtype. auto: bfloat16 where the CPU has native support, else float32.
     embed_dtype: Literal["auto", "float32", "bfloat16"] = Field(
         default="auto", alias="KNEEBOT_EMBED_DTYPE"
     )

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-from bot.answering.embedding import Embedder
+from bot.answering.embedding import Embedder, TorchEmbedder
+from bot.answering.index import build_index
+from bot.answering.onnx_model import export_onnx
 from bot.app import Runtime, build_runtime
 from bot.compose import Composer
 from bot.config import PROJECT_ROOT, Settings
@@ -37,9 +39,9 @@ def composer() -> Composer:
 
 
 @pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    """The real all-MiniLM-L6-v2, loaded once (about 5 s)."""
-    return Embedder()
+def reference_embedder() -> TorchEmbedder:
+    """The real all-MiniLM-L6-v2 on sentence-transformers/torch, loaded once (about 5 s)."""
+    return TorchEmbedder()
 
 
 @pytest.fixture(scope="session")
@@ -60,9 +62,18 @@ def settings(session_dir: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def runtime(settings: Settings, embedder: Embedder) -> Runtime:
-    """Knowledge, index (built into a temporary dir), retriever and coach over the real model."""
-    return build_runtime(settings, embedder)
+def runtime(settings: Settings, kb: KnowledgeBase, reference_embedder: TorchEmbedder) -> Runtime:
+    """What `kneebot build-index` writes (into a temporary dir), then a serving runtime over it:
+    the real model on ONNX Runtime, the default backend."""
+    build_index(kb, reference_embedder, settings.index_dir)
+    export_onnx(settings.index_dir)
+    return build_runtime(settings)
+
+
+@pytest.fixture(scope="session")
+def embedder(runtime: Runtime) -> Embedder:
+    """The serving runtime's query model (ONNX)."""
+    return runtime.embedder
 
 
 @pytest.fixture(scope="session")

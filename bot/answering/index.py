@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +23,7 @@ VECTORS_FILE = "vectors.faiss"
 ROWS_FILE = "chunks.json"
 MANIFEST_FILE = "manifest.json"
 FORMAT_VERSION = 6  # 6: example questions are views too
+KEPT = ("onnx",)  # see bot/answering/onnx_model.py
 
 
 class IndexUnavailable(Exception):
@@ -71,6 +74,8 @@ def build_index(kb: KnowledgeBase, embedder: Embedder, index_dir: Path) -> Searc
         "vectors": len(rows),
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    # Entries that other builders keep in the manifest (the ONNX query model) survive a rebuild.
+    manifest |= {key: value for key, value in read_manifest(index_dir).items() if key in KEPT}
     _write(index_dir, faiss_index, rows, manifest)
     log.info("index built: %d chunks, %d vectors in %s", len(kb.chunks), len(rows), index_dir)
     return SearchIndex(faiss_index, rows, manifest)
@@ -97,6 +102,26 @@ def _write(index_dir: Path, faiss_index: faiss.Index, rows: list[str], manifest:
         raise IndexUnavailable(
             f"cannot write the index in {index_dir}: {exc.strerror or exc}"
         ) from exc
+
+
+def read_manifest(index_dir: Path) -> dict:
+    """The saved manifest, or {} when there is none or it cannot be parsed."""
+    try:
+        manifest = json.loads((index_dir / MANIFEST_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def update_manifest(index_dir: Path, key: str, entry: dict) -> None:
+    """Set one entry of the manifest, written to a temporary name and renamed."""
+    manifest = read_manifest(index_dir) | {key: entry}
+    tmp = index_dir / f".{MANIFEST_FILE}.{os.getpid()}.tmp"
+    try:
+        tmp.write_text(json.dumps(manifest, indent=2))
+        tmp.replace(index_dir / MANIFEST_FILE)
+    except OSError as exc:
+        raise IndexUnavailable(f"cannot write {MANIFEST_FILE} in {index_dir}: {exc}") from exc
 
 
 def read_index(index_dir: Path) -> SearchIndex:
@@ -135,23 +160,36 @@ def stale_reason(index: SearchIndex, kb: KnowledgeBase, embedder: Embedder) -> s
     return None
 
 
-def load_index(kb: KnowledgeBase, embedder: Embedder, index_dir: Path) -> SearchIndex:
-    """The saved index if it is current; otherwise rebuilt (and logged), never served stale."""
-    if not (index_dir / MANIFEST_FILE).exists():
-        log.warning("index missing in %s: building it", index_dir)
-        return build_index(kb, embedder, index_dir)
+def load_index(
+    kb: KnowledgeBase,
+    embedder: Embedder,
+    index_dir: Path,
+    reference: Callable[[], Embedder] | None = None,
+) -> SearchIndex:
+    """The saved index if it is current; otherwise rebuilt (and logged), never served stale.
+
+    A rebuild embeds the knowledge with `reference()` (the torch model, when serving on ONNX),
+    so the torch import happens only on that path.
+    """
+    found = _current_or_why(kb, embedder, index_dir)
+    if isinstance(found, SearchIndex):
+        return found
+    log.warning("index in %s is %s: building it", index_dir, found)
+    return build_index(kb, reference() if reference else embedder, index_dir)
+
+
+def _current_or_why(kb: KnowledgeBase, embedder: Embedder, index_dir: Path) -> SearchIndex | str:
+    """The current index, or why it must be built: missing, corrupt (…) or stale (…)."""
+    if not any((index_dir / name).exists() for name in (VECTORS_FILE, ROWS_FILE)):
+        return "missing"
     try:
         index = read_index(index_dir)
     except PermissionError as exc:
         raise IndexUnavailable(f"cannot read the index in {index_dir}: {exc.strerror}") from exc
     except (OSError, ValueError, TypeError) as exc:
-        log.warning("index in %s is corrupt (%s): rebuilding it", index_dir, exc)
-        return build_index(kb, embedder, index_dir)
+        return f"corrupt ({exc})"
     reason = stale_reason(index, kb, embedder)
-    if reason:
-        log.warning("index in %s is stale (%s): rebuilding it", index_dir, reason)
-        return build_index(kb, embedder, index_dir)
-    return index
+    return f"stale ({reason})" if reason else index
 
 
 def is_current(kb: KnowledgeBase, model_name: str, index_dir: Path) -> bool:

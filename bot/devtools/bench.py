@@ -1,4 +1,4 @@
-"""`kneebot bench`: the answer path next to the cost of one embedding, in one process run."""
+"""`kneebot bench`: the answer path next to the cost of one embedding, both backends in one run."""
 
 from __future__ import annotations
 
@@ -16,11 +16,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.answering.index import build_index
+from bot.answering.onnx_model import export_onnx
 from bot.app import Runtime, build_runtime
 from bot.config import Settings
 from bot.devtools import evaluation
+from bot.devtools.bench_table import render_table
 
 USER_LEVELS = (1, 8, 32, 128)
+BACKENDS = ("torch", "onnx")  # the reference first, then what serving uses
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -135,10 +138,11 @@ async def _with_ticker(work: Callable[[], Awaitable[None]]) -> dict[str, float]:
 
 # Children report their own high-water mark (VmHWM): ru_maxrss survives fork+exec on Linux.
 PEAK_RSS = "int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) / 1024"
+HEAVY = "sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'sentence_transformers'})"
 
 # First answer timed; then 128 concurrent questions, so the peak RSS is that of a serving bot.
 COLD_ANSWER = f"""
-import asyncio, json, time
+import asyncio, json, sys, time
 t0 = time.perf_counter()
 from bot.config import get_settings
 from bot.app import build_runtime
@@ -149,40 +153,56 @@ from bot.devtools.bench import questions
 async def load():
     await asyncio.gather(*(coach.reply(q) for q in questions(128)))
 asyncio.run(load())
-print(json.dumps({{"seconds": seconds, "rss_mb": {PEAK_RSS}}}))
+print(json.dumps({{"seconds": seconds, "rss_mb": {PEAK_RSS}, "imported": {HEAVY}}}))
 """
 
 BARE_MODEL = f"""
-import json, time
+import json, sys, time
 t0 = time.perf_counter()
-from bot.answering.embedding import Embedder
-Embedder().encode(["why do my knees cave in when I squat?"])
-print(json.dumps({{"seconds": time.perf_counter() - t0, "rss_mb": {PEAK_RSS}}}))
+from bot.config import get_settings
+from bot.app import load_embedder
+load_embedder(get_settings()).encode(["why do my knees cave in when I squat?"])
+seconds = time.perf_counter() - t0
+print(json.dumps({{"seconds": seconds, "rss_mb": {PEAK_RSS}, "imported": {HEAVY}}}))
 """
 
 
-def cold_start(settings: Settings, runs: int) -> dict[str, object]:
-    """(5)+(6) process start to first answer, next to a bare model load; best of `runs`."""
-    answer = min((_child(COLD_ANSWER, settings) for _ in range(runs)), key=lambda r: r["seconds"])
-    bare = min((_child(BARE_MODEL, settings) for _ in range(runs)), key=lambda r: r["seconds"])
+def cold_starts(settings: Settings, runs: int) -> dict[str, dict]:
+    """(5)+(6) process start to first answer, next to a bare model load; best of `runs`.
+
+    The backends take turns, run after run, so a busy moment of the machine hits both.
+    """
+    answers: dict[str, list[dict]] = {backend: [] for backend in BACKENDS}
+    bares: dict[str, list[dict]] = {backend: [] for backend in BACKENDS}
+    for _ in range(runs):
+        for backend in BACKENDS:
+            answers[backend].append(_child(COLD_ANSWER, settings, backend))
+            bares[backend].append(_child(BARE_MODEL, settings, backend))
+    return {backend: _best(answers[backend], bares[backend]) for backend in BACKENDS}
+
+
+def _best(answers: list[dict], bares: list[dict]) -> dict[str, object]:
+    answer = min(answers, key=lambda r: r["seconds"])
+    bare = min(bares, key=lambda r: r["seconds"])
     return {
         "first_answer_s": round(answer["seconds"], 2),
         "bare_model_s": round(bare["seconds"], 2),
         "ratio": round(answer["seconds"] / bare["seconds"], 2),
-        "serving_peak_rss_mb": round(answer["rss_mb"], 1),
-        "bare_model_peak_rss_mb": round(bare["rss_mb"], 1),
+        "serving_peak_rss_mb": round(max(r["rss_mb"] for r in answers), 1),
+        "bare_model_peak_rss_mb": round(max(r["rss_mb"] for r in bares), 1),
+        "serving_imported": sorted({name for r in answers for name in r["imported"]}),
     }
 
 
-def _child(code: str, settings: Settings) -> dict[str, float]:
-    started = time.perf_counter()
-    env = {**os.environ, "KNEEBOT_INDEX_DIR": str(settings.index_dir)}
+def _child(code: str, settings: Settings, backend: str) -> dict:
+    env = os.environ | {
+        "KNEEBOT_INDEX_DIR": str(settings.index_dir),
+        "KNEEBOT_EMBED_BACKEND": backend,
+    }
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    result["wall"] = time.perf_counter() - started
-    return result
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 async def fan_out(runtime: Runtime, subscribers: int) -> dict[str, object]:
@@ -223,43 +243,65 @@ async def fan_out(runtime: Runtime, subscribers: int) -> dict[str, object]:
     }
 
 
-def index_build_seconds(runtime: Runtime) -> float:
+def build_seconds(runtime: Runtime) -> dict[str, float]:
+    """What `kneebot build-index` does: embed with the reference model, export ONNX once."""
     with tempfile.TemporaryDirectory() as directory:
         started = time.perf_counter()
         build_index(runtime.kb, runtime.embedder, Path(directory))
-        return round(time.perf_counter() - started, 2)
+        index_s = time.perf_counter() - started
+        started = time.perf_counter()
+        export_onnx(Path(directory))
+        return {
+            "index_s": round(index_s, 2),
+            "onnx_export_s": round(time.perf_counter() - started, 2),
+        }
 
 
-async def _measure(runtime: Runtime, quick: bool) -> dict[str, object]:
-    count = 200 if quick else 400
-    texts = questions(count)
-    await runtime.coach.reply("warm up the model and the caches")
-    raw = raw_encode(runtime, texts)
-    full = await full_path(runtime, texts)
-    raw_p50 = percentile(raw, 50)
-    results: dict[str, object] = {
-        "raw_encode_ms": summary_ms(raw),
-        "full_answer_ms": summary_ms(full),
-        "full_to_raw_p50": round(percentile(full, 50) / raw_p50, 2),
-        "repeated": await repeated(runtime, texts[:150], 600 if quick else 2000),
-    }
-    per_user = 4 if quick else 8
-    levels = [await concurrency(runtime, texts, users, per_user) for users in USER_LEVELS]
-    one_user = levels[0]["throughput_per_s"]
-    for level in levels:
-        level["speedup_vs_1"] = round(level["throughput_per_s"] / one_user, 2)
-    results["concurrency"] = levels
-    results["index_build_s"] = index_build_seconds(runtime)
-    results["fan_out"] = await fan_out(runtime, 1_000 if quick else 10_000)
+async def _measure(runtimes: dict[str, Runtime], texts: list[str], quick: bool) -> dict:
+    """(1)–(4) for every backend; the backends take turns at each step so noise hits both."""
+    results: dict[str, dict] = {backend: {} for backend in runtimes}
+    raw: dict[str, list[float]] = {backend: [] for backend in runtimes}
+    full: dict[str, list[float]] = {backend: [] for backend in runtimes}
+    for runtime in runtimes.values():
+        await runtime.coach.reply("warm up the model and the caches")
+    for text in texts:
+        for backend, runtime in runtimes.items():
+            raw[backend] += raw_encode(runtime, [text])
+            full[backend] += await full_path(runtime, [text])
+    for backend, runtime in runtimes.items():
+        results[backend] = {
+            "raw_encode_ms": summary_ms(raw[backend]),
+            "full_answer_ms": summary_ms(full[backend]),
+            "full_to_raw_p50": round(
+                percentile(full[backend], 50) / percentile(raw[backend], 50), 2
+            ),
+            "repeated": await repeated(runtime, texts[:150], 600 if quick else 2000),
+            "concurrency": [],
+        }
+    for users in USER_LEVELS:
+        for backend, runtime in runtimes.items():
+            level = await concurrency(runtime, texts, users, 4 if quick else 8)
+            results[backend]["concurrency"].append(level)
+    for measured in results.values():
+        one_user = measured["concurrency"][0]["throughput_per_s"]
+        for level in measured["concurrency"]:
+            level["speedup_vs_1"] = round(level["throughput_per_s"] / one_user, 2)
     return results
 
 
 def run_bench(settings: Settings, quick: bool, output: Path) -> dict[str, object]:
-    """Every measurement, printed as a table and written to `output` as JSON."""
-    runtime = build_runtime(settings)
-    results = {"machine": _machine(), "quick": quick}
-    results |= asyncio.run(_measure(runtime, quick))
-    results["cold_start"] = cold_start(settings, runs=1 if quick else 3)
+    """Every measurement for both backends, printed as a table and written to `output` as JSON."""
+    runtimes = {
+        backend: build_runtime(settings.model_copy(update={"embed_backend": backend}))
+        for backend in BACKENDS
+    }
+    texts = questions(200 if quick else 400)
+    results: dict[str, object] = {"machine": _machine(), "quick": quick}
+    results |= asyncio.run(_measure(runtimes, texts, quick))
+    for backend, cold in cold_starts(settings, runs=1 if quick else 3).items():
+        results[backend]["cold_start"] = cold
+    results["build"] = build_seconds(runtimes["torch"])
+    results["fan_out"] = asyncio.run(fan_out(runtimes["onnx"], 1_000 if quick else 10_000))
     results["bench_process_peak_rss_mb"] = round(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
     )
@@ -271,56 +313,3 @@ def run_bench(settings: Settings, quick: bool, output: Path) -> dict[str, object
 
 def _machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-
-
-def render_table(r: dict) -> str:
-    """The results as the Markdown table the README shows."""
-    raw, full, rep = r["raw_encode_ms"], r["full_answer_ms"], r["repeated"]
-    cold = r["cold_start"]
-    rows = [
-        ("raw encode, 1 question", f"p50 {raw['p50']} ms · p99 {raw['p99']} ms", ""),
-        (
-            "full answer path",
-            f"p50 {full['p50']} · p95 {full['p95']} · p99 {full['p99']} ms",
-            f"{r['full_to_raw_p50']}× raw p50 (target ≤ 1.2×)",
-        ),
-        (
-            "repeated question (cached)",
-            f"p50 {rep['cached']['p50']} ms · p99 {rep['cached']['p99']} ms",
-            f"hit rate {rep['hit_rate']:.0%} (target ≤ 1 ms)",
-        ),
-    ]
-    for level in r["concurrency"]:
-        rows.append(
-            (
-                f"{level['users']} concurrent users",
-                f"{level['throughput_per_s']} answers/s · p99 {level['latency_ms']['p99']} ms",
-                f"{level['speedup_vs_1']}× one user · loop lag max {level['loop_lag_max_ms']} ms",
-            )
-        )
-    rows += [
-        (
-            "cold start to first answer",
-            f"{cold['first_answer_s']} s (bare model load {cold['bare_model_s']} s)",
-            f"{cold['ratio']}× (target ≤ 1.2×)",
-        ),
-        (
-            "peak RSS",
-            f"serving (128 concurrent) {cold['serving_peak_rss_mb']} MB · "
-            f"bare model {cold['bare_model_peak_rss_mb']} MB",
-            f"bench process {r['bench_process_peak_rss_mb']} MB (target ≤ 600 MB)",
-        ),
-        ("index build", f"{r['index_build_s']} s", ""),
-    ]
-    if "fan_out" in r:
-        fan = r["fan_out"]
-        rows.append(
-            (
-                f"reminder fan-out, {fan['subscribers']} due",
-                f"{fan['seconds']} s · {fan['overhead_ms_per_reminder']} ms/reminder overhead",
-                f"delivered once: {fan['delivered_once']}",
-            )
-        )
-    lines = ["| measurement | result | note |", "|---|---|---|"]
-    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
-    return f"Machine: {r['machine']}\n\n" + "\n".join(lines)

@@ -7,14 +7,14 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-
-# A bare Figure renders to PNG bytes without pyplot, so no global backend is ever switched.
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
+from typing import TYPE_CHECKING
 
 from bot.reminders.schedule import ALL_DAYS
 from bot.storage.checks import CAVING, SelfCheck
 from bot.storage.records import DONE, SKIPPED
+
+if TYPE_CHECKING:
+    from matplotlib.patches import Patch
 
 CHART_DAYS = 28
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -109,6 +109,10 @@ def _streak(history: dict[date, str], today: date, schedule_days: int) -> list[d
 
 def render_chart(progress: Progress, title: str, checks: Sequence[SelfCheck] = ()) -> bytes:
     """The four weeks as a PNG: a bar per day by kind, today marked; self-checks underneath."""
+    # Imported here: matplotlib costs a serving process ~0.3 s and ~30 MB until a chart is drawn.
+    # A bare Figure renders to PNG bytes without pyplot, so no global backend is ever switched.
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(8, 4.4 if checks else 3.2), dpi=100)
     if checks:
         sessions, knees = figure.subplots(2, 1, sharex=True, height_ratios=(3, 2))
@@ -161,6 +165,8 @@ def _draw_checks(axes, progress: Progress, checks: Sequence[SelfCheck]) -> None:
 
 
 def _legend() -> list[Patch]:
+    from matplotlib.patches import Patch
+
     return [
         Patch(color=COLOURS["streak"], label="current streak"),
         Patch(color=COLOURS[DONE], label="done"),

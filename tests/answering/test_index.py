@@ -45,7 +45,7 @@ def test_missing_index_is_built(knowledge_copy, tmp_path, embedder, caplog):
     kb = load_knowledge(knowledge_copy)
     with caplog.at_level(logging.WARNING):
         load_index(kb, embedder, tmp_path / "index")
-    assert "index missing" in caplog.text
+    assert "is missing: building it" in caplog.text
     assert (tmp_path / "index" / VECTORS_FILE).exists()
 
 

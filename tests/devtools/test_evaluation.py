@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.answering.retrieval import Mode
+from bot.app import build_runtime
 from bot.devtools import evaluation
 
 
@@ -39,3 +40,15 @@ def test_off_topic_rejected_without_rejecting_in_domain(results):
 def test_combined_beats_each_retriever_alone(results):
     for mode in (Mode.DENSE, Mode.LEXICAL):
         assert results[Mode.COMBINED]["mrr"] >= results[mode]["mrr"]
+
+
+def test_onnx_and_torch_backends_give_the_same_figures(settings, runtime, reference_embedder):
+    """Serving on ONNX must not move any eval figure by more than half a point."""
+    torch_coach = build_runtime(settings, reference_embedder).coach
+    assert (runtime.embedder.backend, torch_coach.retriever.embedder.backend) == ("onnx", "torch")
+    questions = evaluation.load_questions()
+    for mode in Mode:
+        onnx = evaluation.metrics(evaluation.run(runtime.coach, questions, mode))
+        torch = evaluation.metrics(evaluation.run(torch_coach, questions, mode))
+        for name, value in onnx.items():
+            assert abs(value - torch[name]) <= 0.005, (mode, name, value, torch[name])
