@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.answering.calibration import load_calibration
 from bot.answering.coach import Coach, Understanding
 from bot.answering.conversation import Conversations
-from bot.answering.dialogue import DatabaseDialogue, MemoryDialogue
+from bot.answering.dialogue import MemoryDialogue
 from bot.answering.embedding import Embedder, TorchEmbedder
 from bot.answering.examples import embed_examples, read_yaml
 from bot.answering.index import load_index
@@ -19,14 +20,15 @@ from bot.answering.retrieval import Retriever
 from bot.answering.safety import SemanticSafety, safety_pairs
 from bot.answering.understanding import WORD, IntentClassifier, LanguageCheck, intent_pairs
 from bot.clock import Clock, shifted, utc_now
-from bot.coaching.flow import RoutineFlow
-from bot.coaching.guide import PictureFor, SessionGuide
 from bot.compose import Composer
 from bot.config import Settings
 from bot.knowledge import KnowledgeBase, load_knowledge
-from bot.pictures import picture_for as drawn_picture
-from bot.reminders.commands import Subscriptions
-from bot.storage.database import Database
+
+if TYPE_CHECKING:  # the stateful side loads only when a process opens it (`ask` never does)
+    from bot.coaching.flow import RoutineFlow
+    from bot.coaching.guide import PictureFor, SessionGuide
+    from bot.reminders.commands import Subscriptions
+    from bot.storage.database import Database
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,12 @@ async def open_features(
     picture_for: PictureFor | None = None,
 ) -> Features:
     """One database for every feature, migrated once, and the features built over it."""
+    from bot.answering.dialogue import DatabaseDialogue
+    from bot.coaching.flow import RoutineFlow
+    from bot.coaching.guide import SessionGuide
+    from bot.reminders.commands import Subscriptions
+    from bot.storage.database import Database
+
     own_db = db is None
     db = db or Database.from_settings(settings)
     try:
@@ -157,6 +165,8 @@ async def open_features(
 
 def exercise_stills(index_dir: Path) -> PictureFor:
     """The guided session's pictures: each exercise's drawn still, once `build-index` drew it."""
+
+    from bot.pictures import picture_for as drawn_picture
 
     def still(exercise_id: str) -> bytes | None:
         path = drawn_picture(exercise_id, animated=False, index_dir=index_dir)
