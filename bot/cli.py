@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import date
+from pathlib import Path
 from types import ModuleType
 
 from pydantic import ValidationError
@@ -90,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=cmd_run)
 
     _routine_parser(sub)
+    _pictures_parser(sub)
     return parser
 
 
@@ -110,6 +112,7 @@ def cmd_build_index(args: argparse.Namespace, settings: Settings) -> int:
     from bot.knowledge import load_knowledge
 
     kb = load_knowledge(settings.knowledge_dir)
+    _build_pictures(kb, settings)
     if args.if_stale and is_current(kb, MODEL_NAME, settings.index_dir):
         print(f"index is current ({len(kb.chunks)} chunks)")
         return 0
@@ -228,8 +231,6 @@ def _realistic_report(conversations, args: argparse.Namespace) -> str:
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path
-
     _devtool("bench", "bench").run_bench(settings, quick=args.quick, output=Path(args.output))
     return 0
 
@@ -294,6 +295,34 @@ def cmd_routine(args: argparse.Namespace, settings: Settings) -> int:
     screens = RoutineScreens(kb, questionnaire, Composer(settings.prompts_dir))
     print(screens.routine(routine, args.start or date.today()).text)
     return 0
+
+
+def _pictures_parser(sub: argparse._SubParsersAction) -> None:
+    pictures = sub.add_parser("pictures", help="draw every exercise (cached in the index dir)")
+    pictures.add_argument("--build", action="store_true", help="render what changed (default)")
+    pictures.add_argument("--sheet", metavar="FILE.png", help="also write a contact sheet")
+    pictures.set_defaults(handler=cmd_pictures)
+
+
+def cmd_pictures(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.knowledge import Kind, load_knowledge
+    from bot.pictures.files import still_path
+    from bot.pictures.sheet import contact_sheet
+
+    kb = load_knowledge(settings.knowledge_dir)
+    _build_pictures(kb, settings)
+    if args.sheet:
+        exercises = [c for c in kb.of_kind(Kind.EXERCISE) if c.picture is not None]
+        stills = [(c.title, still_path(settings.index_dir, c.id)) for c in exercises]
+        print(f"contact sheet: {contact_sheet(stills, Path(args.sheet))}")
+    return 0
+
+
+def _build_pictures(kb, settings: Settings) -> None:
+    from bot.pictures.cache import build_pictures
+
+    report = build_pictures(kb, settings.index_dir)
+    print(f"pictures: {len(report.rendered)} drawn, {len(report.kept)} unchanged")
 
 
 Handler = Callable[[argparse.Namespace, Settings], int]

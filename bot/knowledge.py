@@ -18,6 +18,8 @@ from pydantic import (
     model_validator,
 )
 
+from bot.pictures.poses import Picture
+
 
 class KnowledgeError(Exception):
     """A knowledge file is broken; the message names the file and the field."""
@@ -64,6 +66,11 @@ class Phase(StrEnum):
         return list(Phase).index(self)
 
 
+REP_SECONDS = 4  # one controlled rep
+SETTLE_SECONDS = 2  # getting into and out of a held position
+SWITCH_SECONDS = 5  # changing sides within a set
+
+
 class Dosage(BaseModel):
     """How much of an exercise: reps or a hold, per set."""
 
@@ -92,13 +99,20 @@ class Dosage(BaseModel):
         return f"{self.sets} × {amount}{side}{days}"
 
     def seconds(self) -> int:
-        """Estimated time for all sets, both sides, including rest between sets."""
-        per_rep = 3  # a controlled rep, up and down
-        work = (self.reps or 1) * per_rep if self.hold_seconds is None else 0
-        if self.hold_seconds:
-            work = self.hold_seconds * (self.reps or 1)
+        """Estimated time for all sets, both sides, with rest between sets and side switches.
+
+        A rep takes REP_SECONDS (about 1 s up, a short pause, 2 s down, as the how-tos describe);
+        a held rep adds SETTLE_SECONDS to get into and out of the hold.
+        """
+        if self.hold_seconds is None:
+            work = (self.reps or 1) * REP_SECONDS
+        elif self.reps:
+            work = self.reps * (self.hold_seconds + SETTLE_SECONDS)
+        else:
+            work = self.hold_seconds + SETTLE_SECONDS
         sides = 2 if self.per_side else 1
-        return self.sets * work * sides + (self.sets - 1) * self.rest_seconds
+        switches = self.sets * SWITCH_SECONDS if self.per_side else 0
+        return self.sets * work * sides + switches + (self.sets - 1) * self.rest_seconds
 
 
 class Chunk(BaseModel):
@@ -114,6 +128,8 @@ class Chunk(BaseModel):
     tags: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     related: tuple[str, ...] = ()
+    # Cause-only: the kinds of work that treat it (strength for weakness, stretches for tightness).
+    treat_with: tuple[Phase, ...] = ()
     # Overview-only: a hub topic that maps a whole area and links to its chunks via `related`.
     hub: bool = False
     # Exercise-only fields.
@@ -122,6 +138,7 @@ class Chunk(BaseModel):
     equipment: tuple[Equipment, ...] = ()
     level: Level | None = None
     phase: Phase | None = None
+    picture: Picture | None = None  # how to draw it (bot/pictures); every exercise has one
     dosage: Dosage | None = None
     steps: tuple[str, ...] = ()
     mistakes: tuple[str, ...] = ()
@@ -158,6 +175,13 @@ class Chunk(BaseModel):
             raise ValueError("only an overview can be a hub")
         if value and len(info.data.get("related", ())) < 3:
             raise ValueError("a hub needs at least 3 ids in related")
+        return value
+
+    @field_validator("treat_with")
+    @classmethod
+    def _treatment_is_for_a_cause(cls, value: tuple[Phase, ...], info: ValidationInfo):
+        if value and info.data.get("kind") is not Kind.CAUSE:
+            raise ValueError("only a cause names the work that treats it")
         return value
 
     @model_validator(mode="after")
@@ -244,7 +268,8 @@ def reflow(markdown: str) -> str:
 def _describe(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors():
-        field = ".".join(str(part) for part in error["loc"]) or "(file)"
+        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])
+        field = field.removeprefix(".") or "(file)"
         parts.append(f"field '{field}': {error['msg']}")
     return "; ".join(parts)
 

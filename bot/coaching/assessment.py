@@ -33,11 +33,19 @@ class QuestionId(StrEnum):
     """The fixed questions, in the order they are asked: safety first."""
 
     PAIN = "pain"
+    AGE = "age"
     SIGNS = "signs"
     KIT = "kit"
     LEVEL = "level"
     MINUTES = "minutes"
     DAYS = "days"
+
+
+class AgeGroup(StrEnum):
+    CHILD = "child"  # under about 8: knock knees are usually normal growth; no routine
+    YOUNG = "young"  # about 8 to 15
+    ADULT = "adult"
+    OLDER = "older"  # 65 and over
 
 
 class Pain(StrEnum):
@@ -60,6 +68,8 @@ class Profile(BaseModel):
     days_per_week: int = Field(default=3, ge=1, le=7)
     pain: Pain = Pain.NONE
     eased: tuple[str, ...] = ()
+    age: AgeGroup | None = None  # None: asked before the age question existed
+    shifts: dict[str, int] = Field(default_factory=dict)  # exercise id → rungs from reports
 
     @field_validator("causes", "notes")
     @classmethod
@@ -116,7 +126,8 @@ def _check_value(question: QuestionId, option: Option) -> None:
     value = option.value
     fits = {
         QuestionId.PAIN: lambda: value in set(Pain),
-        QuestionId.SIGNS: lambda: bool(option.causes),
+        QuestionId.AGE: lambda: value in set(AgeGroup),
+        QuestionId.SIGNS: lambda: bool(option.causes or option.notes),
         QuestionId.KIT: lambda: value is None or value in set(Equipment),
         QuestionId.LEVEL: lambda: value in set(Level),
         QuestionId.MINUTES: lambda: isinstance(value, int) and 3 <= value <= 60,
@@ -206,7 +217,9 @@ def _check_ids(questionnaire: Questionnaire, kb: KnowledgeBase, name: str) -> No
         for option in question.options:
             where = f"questions.{question.id}.{option.id}"
             wanted += [(f"{where}.causes", ref, Kind.CAUSE) for ref in option.causes]
-            wanted += [(f"{where}.stop", ref, Kind.SAFETY) for ref in option.stop]
+            # a pain stop names warning signs; another stop (a young child's age) any guidance
+            stop_kind = Kind.SAFETY if question.id is QuestionId.PAIN else None
+            wanted += [(f"{where}.stop", ref, stop_kind) for ref in option.stop]
             wanted += [(f"{where}.notes", ref, None) for ref in option.notes]
     for field, ref, kind in wanted:
         chunk = kb.get(ref)
@@ -272,18 +285,24 @@ def valid_answers(questionnaire: Questionnaire, answers: Answers) -> bool:
 
 
 def assess(questionnaire: Questionnaire, answers: Answers) -> Profile | SafetyStop:
-    """The profile the answers describe, or a safety stop for serious pain."""
+    """The profile the answers describe, or a stop: serious pain, or a child too young for it."""
     chosen = {
         question.id: [question.option(item) for item in answers.get(question.id.value, ())]
         for question in questionnaire.questions
     }
-    flags = tuple(flag for option in chosen[QuestionId.PAIN] for flag in option.stop)
+    stops = (QuestionId.PAIN, QuestionId.AGE)
+    flags = tuple(flag for qid in stops for option in chosen[qid] for flag in option.stop)
     if flags:
         return SafetyStop(flags)
     signs = _in_file_order(questionnaire.question(QuestionId.SIGNS), chosen[QuestionId.SIGNS])
+    causes = tuple(cause for option in signs for cause in option.causes)
+    because = _because(signs)
+    if not causes:  # only signs that point to no cause (standing shape): the common causes
+        causes, because = questionnaire.starter.causes, questionnaire.starter.because
     return Profile(
-        causes=tuple(cause for option in signs for cause in option.causes),
-        because=_because(signs),
+        causes=causes,
+        because=because,
+        age=_single(chosen, QuestionId.AGE, None),
         notes=tuple(note for options in chosen.values() for o in options for note in o.notes),
         equipment=tuple(o.value for o in chosen[QuestionId.KIT] if o.value is not None),
         level=_single(chosen, QuestionId.LEVEL, Level.BEGINNER),

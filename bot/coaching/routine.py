@@ -1,7 +1,8 @@
-"""A built routine as data: items, day-sessions, the 4-week progression; serialisable to JSON.
+"""A built routine as data: items, day-sessions, the 12-week progression; serialisable to JSON.
 
 `Routine.session_for(day)` is what the daily reminder sends: the rotation over the training days
-makes every day-session come up, and from week 3 the harder variants take over.
+makes every day-session come up, and each item's `weeks` say what that week asks for.
+Routines stored before version 2 have no `weeks`: their `later` variant starts in week 3.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from bot.coaching.assessment import Profile
 from bot.knowledge import Phase
 
-PROGRAMME_WEEKS = 4
-HARDER_FROM_WEEK = 3
-ROUTINE_VERSION = 1
+PROGRAMME_WEEKS = 12
+HARDER_FROM_WEEK = 3  # version-1 routines only: `later` from this week
+ROUTINE_VERSION = 2
 STORED_DAYS = re.compile(r", \d days? a week$")  # see Variant._without_days
 
 
@@ -62,7 +63,10 @@ class Reason(BaseModel):
 
 
 class RoutineItem(BaseModel):
-    """One exercise of the routine: weeks 1–2 `base`, from week 3 `later`."""
+    """One exercise of the routine: `weeks[w - 1]` is what week w asks for.
+
+    `base` is week 1 and `later` the last week (what version-1 routines stored).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -74,9 +78,22 @@ class RoutineItem(BaseModel):
     seconds: int  # the most any week's variant takes, plus the transition
     days: int = 0  # how many day-sessions of the week include it
     eased: bool = False
+    weeks: tuple[Variant, ...] = ()
+    strength: bool = False  # placed on the strength days only
+    trains: str = ""  # what it works, in plain words, for the "Why" line
 
     def variant(self, week: int) -> Variant:
+        if self.weeks:
+            return self.weeks[max(1, min(week, len(self.weeks))) - 1]
         return self.later if week >= HARDER_FROM_WEEK else self.base
+
+    def changes(self) -> list[tuple[int, Variant]]:
+        """(first week, variant) each time the prescription changes, from week 1."""
+        steps: list[tuple[int, Variant]] = []
+        for week, variant in enumerate(self.weeks or (self.base,), start=1):
+            if not steps or _prescription(steps[-1][1]) != _prescription(variant):
+                steps.append((week, variant))
+        return steps
 
 
 class LeftOut(BaseModel):
@@ -105,8 +122,8 @@ class Session(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     day: dt.date
-    week: int  # week of the programme, 1–4
-    complete: bool  # the 4 weeks are over (the harder variants continue)
+    week: int  # week of the programme, 1–12
+    complete: bool  # the programme is over (its last week continues)
     items: tuple[SessionItem, ...]
     minutes: int
 
@@ -136,7 +153,7 @@ class Routine(BaseModel):
         return spread_days(self.profile.days_per_week)
 
     def week_of(self, day: dt.date) -> int:
-        """Programme week of a date, from 1; past week 4 the programme is complete."""
+        """Programme week of a date, from 1; past the last week the programme is complete."""
         if self.start is None or day < self.start:
             return 1
         return (day - self.start).days // 7 + 1
@@ -153,8 +170,15 @@ class Routine(BaseModel):
             week=shown,
             complete=week > PROGRAMME_WEEKS,
             items=tuple(_session_item(item, shown) for item in items if item),
-            minutes=math.ceil(sum(item.seconds for item in items if item) / 60),
+            minutes=math.ceil(sum(_seconds(item, shown) for item in items if item) / 60),
         )
+
+    def session_seconds(self, week: int) -> list[int]:
+        """Computed seconds of each day-session in a week: doses, holds, rest and transitions."""
+        return [
+            sum(_seconds(item, week) for item in map(self.item, slot) if item)
+            for slot in self.slots
+        ]
 
     def _slot_for(self, day: dt.date, days: tuple[int, ...]) -> tuple[str, ...]:
         """Rotate through the slots over consecutive training days, so every slot comes up."""
@@ -175,6 +199,17 @@ class Routine(BaseModel):
 def spread_days(count: int) -> tuple[int, ...]:
     """`count` weekdays spread over the week: 3 → Mon, Wed, Fri."""
     return tuple(i * 7 // count for i in range(count))
+
+
+TRANSITION_SECONDS = 20  # getting into position and reading the next exercise
+
+
+def _seconds(item: RoutineItem, week: int) -> int:
+    return item.variant(week).seconds + TRANSITION_SECONDS
+
+
+def _prescription(variant: Variant) -> tuple[str, str, str]:
+    return (variant.exercise_id, variant.dosage, variant.instruction)
 
 
 def _session_item(item: RoutineItem, week: int) -> SessionItem:

@@ -11,9 +11,9 @@ from collections.abc import Iterable
 
 from bot import actions
 from bot.coaching.assessment import Answers, Profile, Question, QuestionId, Questionnaire
-from bot.coaching.builder import Routine, RoutineItem, Session
+from bot.coaching.builder import PROGRAMME_WEEKS, Routine, RoutineItem, Session
 from bot.compose import Composer, Rendered
-from bot.knowledge import KnowledgeBase
+from bot.knowledge import Kind, KnowledgeBase
 from bot.reminders.schedule import DAY_NAMES
 from bot.replies import Button, Reply, ReplyKind, Source
 
@@ -100,8 +100,12 @@ class RoutineScreens:
         return buttons
 
     def stop(self, flags: Iterable[str]) -> Reply:
-        """Serious pain: see a professional first; no routine."""
+        """No routine: serious pain (see a professional first) or a young child (guidance)."""
         chunks = [chunk for chunk in map(self.kb.get, flags) if chunk is not None]
+        if chunks and chunks[0].kind is not Kind.SAFETY:
+            rendered = self.composer.render("assessment_child.j2", guides=chunks)
+            sources = tuple(Source(chunk.id, chunk.title, 1.0) for chunk in chunks)
+            return Reply(ReplyKind.INFO, rendered.html, rendered.text, sources)
         rendered = self.composer.render("assessment_stop.j2", flags=chunks)
         sources = tuple(Source(chunk.id, chunk.title, 1.0) for chunk in chunks)
         return Reply(ReplyKind.SAFETY, rendered.html, rendered.text, sources)
@@ -128,8 +132,10 @@ class RoutineScreens:
             left_out=routine.left_out,
             notes=[chunk for chunk in map(self.kb.get, routine.profile.notes) if chunk],
             why=why,
-            week=min(week, 4),
-            complete=week > 4,
+            week=min(week, PROGRAMME_WEEKS),
+            weeks=PROGRAMME_WEEKS,
+            complete=week > PROGRAMME_WEEKS,
+            minutes=_minutes_range(routine, min(week, PROGRAMME_WEEKS)),
         )
         buttons = [self._button("today", TODAY)]
         if routine.items:
@@ -206,6 +212,12 @@ def _reply(rendered: Rendered, buttons: list[Button]) -> Reply:
 def routine_json(routine: Routine) -> dict[str, object]:
     """The routine as stored, plus its training weekdays by name, for scripts."""
     return {**routine.to_dict(), "training_days": [DAY_NAMES[d] for d in routine.training_days]}
+
+
+def _minutes_range(routine: Routine, week: int) -> tuple[int, int]:
+    """The shortest and longest day-session of a week, in whole minutes (computed, not stated)."""
+    seconds = [s for s in routine.session_seconds(week) if s] or [0]
+    return round(min(seconds) / 60), round(max(seconds) / 60)
 
 
 def why(item: RoutineItem) -> list[tuple[tuple[str, ...], list[str]]]:

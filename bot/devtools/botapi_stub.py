@@ -27,6 +27,8 @@ BOT_USERNAME = "kneebot_test_bot"
 
 MAX_TEXT = 4096  # UTF-16 code units after entity parsing
 MAX_CAPTION = 1024
+MAX_PHOTO_UPLOAD = 10 * 1024 * 1024  # bytes
+MAX_UPLOAD = 50 * 1024 * 1024
 MAX_CALLBACK_DATA = 64  # bytes
 MAX_CALLBACK_ANSWER = 200
 
@@ -286,6 +288,7 @@ class BotApiStub:
         self.chats: dict[int, dict] = {}
         self.messages: dict[tuple[int, int], dict] = {}
         self.files: dict[str, bytes] = {}
+        self.uploads: dict[str, bytes] = {}  # file_id -> what was uploaded with it
         self._failures: list[Failure] = []
         self._updates: list[dict] = []
         self._update_ids = itertools.count(1)
@@ -548,21 +551,52 @@ class BotApiStub:
 
     async def api_sendphoto(self, params: dict, files: dict) -> dict:
         chat = self._chat(params)
-        photo = params.get("photo") or files.get("photo")  # a direct upload is a file part
-        if isinstance(photo, str) and photo.startswith("attach://"):
-            photo = files.get(photo.removeprefix("attach://"))
-        if not photo:
-            raise bad_request("there is no photo in the request")
+        photo, file_id = self._media(params, files, "photo", MAX_PHOTO_UPLOAD)
         caption = check_text(params, "caption", MAX_CAPTION, required=False)
         check_reply_markup(params.get("reply_markup"))
-        file_id = f"photo{len(self.files) + 1}"
-        if isinstance(photo, bytes):
+        if photo is not None:
             self.files[f"photos/{file_id}.jpg"] = photo
         sizes = [{"file_id": file_id, "file_unique_id": file_id, "width": 800, "height": 600}]
         extra = {"caption": caption} if caption else {}
         return self._bot_message(
             chat, photo=sizes, reply_markup=params.get("reply_markup"), **extra
         )
+
+    async def api_sendanimation(self, params: dict, files: dict) -> dict:
+        """A GIF or MP4 comes back as an animation (and a document); anything else as a file."""
+        chat = self._chat(params)
+        payload, file_id = self._media(params, files, "animation", MAX_UPLOAD)
+        caption = check_text(params, "caption", MAX_CAPTION, required=False)
+        check_reply_markup(params.get("reply_markup"))
+        payload = payload if payload is not None else self.uploads[file_id]
+        document = {"file_id": file_id, "file_unique_id": file_id, "file_size": len(payload)}
+        fields: dict[str, Any] = {"document": document}
+        if _is_animation(payload):
+            width, height = _gif_size(payload)
+            fields["animation"] = {**document, "width": width, "height": height, "duration": 2}
+        if caption:
+            fields["caption"] = caption
+        return self._bot_message(chat, reply_markup=params.get("reply_markup"), **fields)
+
+    def _media(
+        self, params: dict, files: dict, name: str, max_size: int
+    ) -> tuple[bytes | None, str]:
+        """An upload (bytes, new file_id) or a file_id sent before (None, that file_id)."""
+        value = params.get(name)
+        if isinstance(value, str) and value.startswith("attach://"):
+            value = files.get(value.removeprefix("attach://"))
+        value = value if value is not None else files.get(name)
+        if not value:
+            raise bad_request(f"there is no {name} in the request")
+        if isinstance(value, str):
+            if value not in self.uploads:
+                raise bad_request("wrong file identifier/HTTP URL specified")
+            return None, value
+        if len(value) > max_size:
+            raise ApiError(413, "Request Entity Too Large")
+        file_id = f"{name}{len(self.uploads) + 1}"
+        self.uploads[file_id] = value
+        return value, file_id
 
     async def api_editmessagetext(self, params: dict, files: dict) -> dict:
         message = self._own_message(params)
@@ -700,6 +734,17 @@ def _set_markup(message: dict, markup: dict | None) -> None:
         message["reply_markup"] = markup
     else:
         message.pop("reply_markup", None)
+
+
+def _is_animation(payload: bytes) -> bool:
+    return payload[:4] == b"GIF8" or payload[4:8] == b"ftyp"
+
+
+def _gif_size(payload: bytes) -> tuple[int, int]:
+    """A GIF's logical screen size (its header); an MP4 gets a nominal size."""
+    if payload[:4] != b"GIF8":
+        return 640, 480
+    return int.from_bytes(payload[6:8], "little"), int.from_bytes(payload[8:10], "little")
 
 
 def _update_kind(update: dict) -> str:

@@ -41,6 +41,7 @@ FULL_RUN = [
     "routine",
     "rt:go",
     "rt:a:pain:none",
+    "rt:a:age:16-64",
     "rt:a:signs:feet",
     "rt:a:signs:squat",
     "rt:ok:signs",
@@ -73,15 +74,15 @@ def write_variant(tmp_path: Path, change) -> Path:
 
 def test_an_unknown_cause_in_the_file_is_named_with_its_field(tmp_path: Path) -> None:
     path = write_variant(
-        tmp_path, lambda d: d["questions"][1]["options"][0].update(causes=["weak-toes"])
+        tmp_path, lambda d: d["questions"][2]["options"][0].update(causes=["weak-toes"])
     )
     with pytest.raises(AssessmentError, match=r"questions\.signs\.squat\.causes.*'weak-toes'"):
         load_questionnaire(path, KB)
 
 
 def test_a_bad_option_value_is_named_with_its_field(tmp_path: Path) -> None:
-    path = write_variant(tmp_path, lambda d: d["questions"][4]["options"][0].update(value=500))
-    with pytest.raises(AssessmentError, match=r"assessment\.yaml: field 'questions\.4"):
+    path = write_variant(tmp_path, lambda d: d["questions"][5]["options"][0].update(value=500))
+    with pytest.raises(AssessmentError, match=r"assessment\.yaml: field 'questions\.5"):
         load_questionnaire(path)
 
 
@@ -133,7 +134,7 @@ def test_answers_map_to_causes_kit_level_and_time() -> None:
     profile = assess(QUESTIONS, answers)
     assert isinstance(profile, Profile)
     assert profile.causes == ("flat-feet", "tight-peroneals-tibialis", "limited-ankle-dorsiflexion")
-    assert profile.because["flat-feet"] == ("your feet are flat or your ankles roll in",)
+    assert profile.because["flat-feet"] == ("you said your feet are flat or your ankles roll in",)
     assert profile.equipment == (Equipment.BAND, Equipment.FOAM_ROLLER)
     assert (profile.level, profile.minutes, profile.days_per_week) == (Level.INTERMEDIATE, 20, 4)
     assert profile.pain is Pain.MILD and "pain-during-exercise" in profile.notes
@@ -225,7 +226,7 @@ async def test_button_taps_lead_to_a_stored_routine(db: Database) -> None:
     turn = await run(make_flow(db), FULL_RUN)
     assert not turn.asking
     assert "Your routine: 10 minutes a day, 3 days a week" in turn.reply.text
-    assert "because your feet are flat or your ankles roll in" in turn.reply.text
+    assert "chosen because you said your feet are flat or your ankles roll in" in turn.reply.text
     stored = await db.load_profile(USER)
     assert stored is not None
     answers, data = stored
@@ -237,13 +238,13 @@ async def test_button_taps_lead_to_a_stored_routine(db: Database) -> None:
 
 
 async def test_answers_survive_a_restart_mid_way(db: Database, tmp_path: Path) -> None:
-    await run(make_flow(db), FULL_RUN[:5])  # pain answered, two signs ticked
+    await run(make_flow(db), FULL_RUN[:6])  # pain and age answered, two signs ticked
     await db.close()
     reopened = Database(db.url)
     turn = await make_flow(reopened).open(USER)
     assert turn.asking and "Welcome back" in turn.reply.text
     assert "✅ Flat feet, or ankles roll in" in [b.label for b in turn.reply.buttons]
-    turn = await run(make_flow(reopened), FULL_RUN[5:])
+    turn = await run(make_flow(reopened), FULL_RUN[6:])
     assert "Your routine" in turn.reply.text
     await reopened.close()
 
@@ -263,7 +264,7 @@ async def test_a_button_of_another_question_asks_the_current_one_again(db: Datab
 
 
 async def test_signs_need_at_least_one_tick(db: Database) -> None:
-    turn = await run(make_flow(db), ["rt:go", "rt:a:pain:none", "rt:ok:signs"])
+    turn = await run(make_flow(db), ["rt:go", "rt:a:pain:none", "rt:a:age:16-64", "rt:ok:signs"])
     assert "tick at least one" in turn.reply.text
     assert (await db.load_draft(USER))[0] == "signs"
 
@@ -304,7 +305,7 @@ async def test_too_hard_swaps_in_the_easier_version_and_stores_it(db: Database) 
     first = next(b.action for b in menu.reply.buttons if b.action.startswith("rt:ease:"))
     exercise = KB.by_id(first.removeprefix("rt:ease:"))
     turn = await flow.tap(USER, first)
-    assert f"Swapped in the easier version of {exercise.title}" in turn.reply.text
+    assert f"Stepped {exercise.title} back to an easier level" in turn.reply.text
     routine = Routine.from_dict((await db.load_profile(USER))[1])
     assert routine.item(exercise.id).eased
     again = await flow.tap(USER, first)
@@ -328,13 +329,13 @@ async def test_todays_session_follows_the_users_timezone(db: Database) -> None:
     assert "Rest day" in sunday.reply.text and "Monday" in sunday.reply.text
     await db.set_timezone(USER, "Pacific/Kiritimati")  # UTC+14: already Monday there
     monday = await flow.tap(USER, "rt:today")
-    assert "Today's session — week 1 of 4" in monday.reply.text
+    assert "Today's session — week 1 of 12" in monday.reply.text
     assert any(b.action.startswith("howto:") for b in monday.reply.buttons)
 
 
 async def test_a_tiny_budget_says_what_was_left_out(db: Database) -> None:
     signs = [f"rt:a:signs:{o.id}" for o in QUESTIONS.question("signs").options[:-1]]
-    actions = ["rt:go", "rt:a:pain:none", *signs, "rt:ok:signs", "rt:ok:kit"]
+    actions = ["rt:go", "rt:a:pain:none", "rt:a:age:16-64", *signs, "rt:ok:signs", "rt:ok:kit"]
     turn = await run(
         make_flow(db), [*actions, "rt:a:level:beginner", "rt:a:minutes:5", "rt:a:days:2"]
     )
@@ -388,8 +389,8 @@ async def test_console_runs_the_same_flow_with_numbered_choices(db: Database, co
     output = await chat.handle("/routine")
     assert "Let's build your routine" in output
     labels = [
-        "Start the questions", "No pain", "Flat feet, or ankles roll in", "Done ✓", "None",
-        "Done ✓", "Beginner — new to this", "5 minutes", "3 days",
+        "Start the questions", "No pain", "16 to 64", "Flat feet, or ankles roll in", "Done ✓",
+        "None", "Done ✓", "Beginner — new to this", "5 minutes", "3 days",
     ]  # fmt: skip
     for label in labels:
         output = await chat.handle(number_of(output, label))
@@ -418,3 +419,35 @@ def test_every_button_fits_telegrams_callback_limit() -> None:
         for option in question.options:
             actions += [answer_action(question.id, option.id), set_action(question.id, option.id)]
     assert max(len(action.encode()) for action in actions) <= 64
+
+
+def test_a_child_under_8_gets_the_childrens_guidance_not_a_routine() -> None:
+    outcome = assess(QUESTIONS, answered(pain=("none",), age=("under-8",), signs=("standing",)))
+    assert isinstance(outcome, SafetyStop)
+    assert "children-knock-knees" in outcome.flags
+
+
+def test_age_is_kept_in_the_profile() -> None:
+    profile = assess(QUESTIONS, answered(pain=("none",), age=("8-15",), signs=("squat",)))
+    assert isinstance(profile, Profile)
+    assert profile.age == "young" and "red-flags-children" in profile.notes
+
+
+def test_knock_knees_when_standing_points_to_anatomy_not_tight_adductors() -> None:
+    profile = assess(QUESTIONS, answered(pain=("none",), age=("16-64",), signs=("standing",)))
+    assert isinstance(profile, Profile)
+    assert "tight-adductors" not in profile.causes
+    assert {"adult-genu-valgum", "red-flags-adults"} <= set(profile.notes)
+    assert profile.causes == QUESTIONS.starter.causes  # the common movement causes to train
+    phrases = [phrase for group in profile.because.values() for phrase in group]
+    assert not any("touch when you stand" in phrase for phrase in phrases)
+
+
+async def test_a_parent_answering_for_a_young_child_gets_guidance_and_nothing_stored(
+    db: Database,
+) -> None:
+    turn = await run(make_flow(db), ["rt:go", "rt:a:pain:none", "rt:a:age:under-8"])
+    assert "normal stage of growth" in turn.reply.text
+    assert KB.by_id("children-knock-knees").summary in turn.reply.text
+    assert not turn.asking and not turn.reply.buttons
+    assert await db.load_profile(USER) is None

@@ -203,3 +203,22 @@ async def test_unknown_method_is_404_and_wait_for_times_out_clearly(botapi: BotA
         assert (await response.json())["ok"] is False
     with pytest.raises(AssertionError, match="no 1× sendMessage within 0.1 s"):
         await botapi.wait_for("sendMessage", timeout=0.1)
+
+
+async def test_animations_upload_once_and_are_validated_like_telegram(
+    botapi: BotApiStub, bot: Bot
+) -> None:
+    gif = b"GIF89a" + (320).to_bytes(2, "little") + (240).to_bytes(2, "little") + bytes(64)
+    message = await bot.send_animation(
+        42, gif, filename="x.gif", caption="<b>how</b>", parse_mode="HTML"
+    )
+    assert (message.animation.width, message.animation.height) == (320, 240)
+    assert message.caption == "how"
+    again = await bot.send_animation(42, message.animation.file_id)
+    assert again.animation.file_id == message.animation.file_id
+    with pytest.raises(BadRequest, match="(?i)wrong file identifier"):
+        await bot.send_animation(42, "no-such-file-id")
+    with pytest.raises(BadRequest, match="(?i)caption is too long"):
+        await bot.send_animation(42, gif, filename="x.gif", caption="x" * 1025)
+    text_file = await bot.send_animation(42, b"not a picture", filename="x.txt")
+    assert text_file.animation is None and text_file.document is not None  # sent as a file

@@ -384,15 +384,15 @@ async def test_a_starter_routine_moves_to_the_harder_variants_in_week_3(
     week1 = [routine.item(i.base_id) for i in routine.session_for(date(2025, 3, 28), (4,)).items]
     week3 = [routine.item(i.base_id) for i in routine.session_for(date(2025, 4, 11), (4,)).items]
     assert week1 and week3
-    assert any(item.later != item.base for item in week3)  # there is something harder to show
-    assert "week 1 of 4" in first.text and "week 2 of 4" in second.text
+    assert any(item.variant(3) != item.base for item in week3)  # week 3 has stepped up
+    assert "week 1 of 12" in first.text and "week 2 of 12" in second.text
     for item in week1:
         assert f"{item.base.title} — {item.base.dosage}" in first.text
         assert f"howto:{item.base.exercise_id}" in first.callback_data
-    assert "week 3 of 4" in third.text
+    assert "week 3 of 12" in third.text
     for item in week3:
-        assert f"{item.later.title} — {item.later.dosage}" in third.text
-        assert f"howto:{item.later.exercise_id}" in third.callback_data
+        assert f"{item.variant(3).title} — {item.variant(3).dosage}" in third.text
+        assert f"howto:{item.variant(3).exercise_id}" in third.callback_data
         assert item.later.instruction in third.text
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from bot import actions
 from bot.answering.coach import Coach
@@ -14,6 +15,7 @@ from bot.app import Runtime, open_features
 from bot.channels.console.reminders import ConsoleReminders
 from bot.coaching.flow import RoutineFlow
 from bot.config import Settings
+from bot.pictures import picture_of
 from bot.replies import Button, Reply
 from bot.storage.records import CONSOLE_USER_ID
 
@@ -29,11 +31,13 @@ class ConsoleChat:
         routine: RoutineFlow | None = None,
         reminders: ConsoleReminders | None = None,
         conversations: Conversations | None = None,
+        index_dir: Path | None = None,
     ) -> None:
         self.coach = coach
         self.routine = routine
         self.reminders = reminders
         self.conversations = conversations
+        self.index_dir = index_dir  # where the drawn pictures are, for a how-to's file path
         self.choices: list[Button] = []
 
     async def handle(self, line: str) -> str:
@@ -60,12 +64,21 @@ class ConsoleChat:
     def show(self, reply: Reply) -> str:
         """Plain text plus numbered follow-ups, remembered for the next line."""
         self.choices = list(reply.buttons)
-        lines = [reply.text]
+        lines = [reply.text, *self._picture_line(reply)]
         if self.choices:
             lines.append("")
             lines += [f"  [{n}] {b.label}" for n, b in enumerate(self.choices, start=1)]
             lines.append("  (type a number to choose)")
         return "\n".join(lines)
+
+    def _picture_line(self, reply: Reply) -> list[str]:
+        """The saved picture's path under a how-to, when one has been drawn."""
+        still = picture_of(reply, self.index_dir, animated=False) if self.index_dir else None
+        if still is None:
+            return []
+        animation = picture_of(reply, self.index_dir)
+        rendered = self.coach.composer.render("picture.j2", still=still, animation=animation)
+        return ["", rendered.text]
 
     async def _choose(self, number: int) -> str:
         if not 1 <= number <= len(self.choices):
@@ -117,6 +130,7 @@ async def run_console(runtime: Runtime, settings: Settings) -> int:
         routine=opened.routine,
         reminders=reminders,
         conversations=opened.conversations,
+        index_dir=settings.index_dir,
     )
     print(chat.show(runtime.coach.welcome()))
     print("\n(type /help for commands, /quit to leave)\n")

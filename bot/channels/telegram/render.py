@@ -23,6 +23,7 @@ from bot.answering.coach import Coach
 from bot.privacy import user_ref
 from bot.replies import Button, Reply
 
+from .pictures import send_picture
 from .services import services
 
 log = logging.getLogger(__name__)
@@ -103,14 +104,17 @@ async def send_reply(
 ) -> list[Message]:
     """Send a reply to the chat of an update (quoting the message in groups) or to a chat id."""
     chat_id, quote = _destination(target)
-    sent = []
+    picture = await send_picture(context, chat_id, reply, quote, keyboard(reply.buttons))
+    if picture is not None and picture.carries_text:
+        return [picture.message]
+    sent = [picture.message] if picture is not None else []
     for n, (html, markup) in enumerate(messages(reply)):
         message = await context.bot.send_message(
             chat_id,
             html,
             parse_mode=ParseMode.HTML,
             reply_markup=markup,
-            reply_parameters=quote if n == 0 else None,
+            reply_parameters=quote if n == 0 and not sent else None,
             link_preview_options=LinkPreviewOptions(is_disabled=True),
         )
         sent.append(message)
