@@ -127,6 +127,8 @@ def _english_words() -> set[str]:
     return {token for token in vocab if token.isalpha()}
 
 
+# Pasted or hostile markup carries no question: scripts, tags and template braces are dropped.
+MARKUP = re.compile(r"<script\b.*?</script>|</?[a-z][^<>]{0,200}>|\{\{.*?\}\}|\{%.*?%\}", re.S)
 BM25_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s.tokenize's default token pattern
 BM25_STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN)
 
@@ -222,8 +224,9 @@ class Retriever:
         return np.array([bool(chunk.triggers) for chunk in self.kb.chunks], dtype=np.float32)
 
     def prepare(self, text: str) -> str:
-        """The text that is embedded and matched: normalised and spell-corrected."""
-        return self.speller.correct(normalise(text))
+        """The text that is embedded and matched: normalised, markup dropped, spell-corrected."""
+        plain = " ".join(MARKUP.sub(" ", normalise(text)).split())
+        return self.speller.correct(plain or normalise(text))
 
     @cached_property
     def _is_text_view(self) -> np.ndarray:
