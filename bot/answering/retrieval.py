@@ -215,9 +215,12 @@ class Retriever:
         return np.array([chunk.kind is Kind.EXERCISE for chunk in self.kb.chunks])
 
     @cached_property
+    def _is_hub(self) -> np.ndarray:
+        return np.array([chunk.hub for chunk in self.kb.chunks])
+
+    @cached_property
     def _lexical_share(self) -> np.ndarray:
-        hub = np.array([chunk.hub for chunk in self.kb.chunks])
-        return np.where(hub, self.weights.hub_lexical, 1.0).astype(np.float32)
+        return np.where(self._is_hub, self.weights.hub_lexical, 1.0).astype(np.float32)
 
     @cached_property
     def _is_red_flag(self) -> np.ndarray:
@@ -286,7 +289,10 @@ class Retriever:
         else:
             blended = w.questions * dense + (1 - w.questions) * text
             evidence = blended + w.lexical * lexical + w.name * name
-            total = blended + w.lexical * lexical * self._lexical_share + w.name * name
+            # A hub's own text is a list of everything it maps; its example questions say
+            # what it is for, so a hub ranks by its best view.
+            ranked = np.where(self._is_hub, dense, blended)
+            total = ranked + w.lexical * lexical * self._lexical_share + w.name * name
         # Intent and the red-flag discount reorder candidates; they are not evidence of a match.
         if mode is Mode.COMBINED:
             total = total + w.intent * self.intent(prepared) - w.red_flag * self._is_red_flag
