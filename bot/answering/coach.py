@@ -147,7 +147,7 @@ class Coach:
         if best_evidence < self.unknown_below.get(mode.value, FALLBACK_UNKNOWN):
             return self.unknown()
         if top.chunk.kind is Kind.EXERCISE:
-            return self.howto(self._progression(top.chunk, prepared), score=top.score)
+            return self._progression(top.chunk, prepared, top.score)
         return self.answer(hits, prepared)
 
     def red_flag(
@@ -170,13 +170,20 @@ class Coach:
             return self.understanding.nearby_topics[topic_id]
         return None
 
-    def _progression(self, exercise: Chunk, prepared: str) -> Chunk:
-        """The harder or easier variant when the message asks for one and it is an exercise."""
-        wanted = exercise.harder if HARDER.search(prepared) else None
+    def _progression(self, exercise: Chunk, prepared: str, score: float) -> Reply:
+        """The how-to, or its harder or easier variant when the message asks for one: the
+        variant's own how-to when it is an exercise, else the variant's text up front."""
+        label, wanted = "", None
+        if HARDER.search(prepared):
+            label, wanted = "Harder", exercise.harder
         if EASIER.search(prepared):
-            wanted = exercise.easier
+            label, wanted = "Easier", exercise.easier
         variant = self.kb.get(wanted)
-        return variant if variant is not None and variant.kind is Kind.EXERCISE else exercise
+        if variant is not None and variant.kind is Kind.EXERCISE:
+            return self.howto(variant, score=score)
+        if wanted and variant is None:
+            return self.howto(exercise, score=score, variant_of=(label, wanted))
+        return self.howto(exercise, score=score)
 
     # -- reply kinds -----------------------------------------------------------------------
 

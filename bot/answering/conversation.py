@@ -125,15 +125,20 @@ def _follow_up(coach: Coach, name: str, state: State, hits: list[Hit]) -> Reply:
     topic = named or coach.kb.get(state.topic) or exercise
     if name in ("harder", "easier", "dose", "show") and exercise is None and topic is not None:
         exercise = next(iter(coach._exercises_for(topic)), None)
+    # "How often?" or "why?" after a how-to is about that exercise; after an answer that merely
+    # offered exercises, it is about the topic (training in general, the cause).
+    on_exercise = exercise is not None and (
+        state.reply_kind == ReplyKind.HOWTO.value or (named is not None and named is exercise)
+    )
     if name in ("harder", "easier") and exercise is not None:
         return _variant(coach, exercise, name)
     if name == "dose":
-        return coach.dose(exercise) if exercise else coach.topic("how-often-to-train")
+        return coach.dose(exercise) if on_exercise else coach.topic("how-often-to-train")
     if name == "show" and exercise is not None:
         return coach.howto(exercise)
     if name == "fix" and topic is not None:
         return coach.fixes(topic) if topic.kind is Kind.CAUSE else coach.topic("how-to-fix-it")
-    subject = topic if name != "why" or exercise is None else exercise
+    subject = exercise if name == "why" and on_exercise else topic
     return coach.more(subject.id) if subject else coach.unknown()
 
 

@@ -127,6 +127,8 @@ def _english_words() -> set[str]:
     return {token for token in vocab if token.isalpha()}
 
 
+# Pasted or hostile markup carries no question: scripts, tags and template braces are dropped.
+MARKUP = re.compile(r"<script\b.*?</script>|</?[a-z][^<>]{0,200}>|\{\{.*?\}\}|\{%.*?%\}", re.S)
 BM25_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s.tokenize's default token pattern
 BM25_STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN)
 
@@ -213,17 +215,21 @@ class Retriever:
         return np.array([chunk.kind is Kind.EXERCISE for chunk in self.kb.chunks])
 
     @cached_property
+    def _is_hub(self) -> np.ndarray:
+        return np.array([chunk.hub for chunk in self.kb.chunks])
+
+    @cached_property
     def _lexical_share(self) -> np.ndarray:
-        hub = np.array([chunk.hub for chunk in self.kb.chunks])
-        return np.where(hub, self.weights.hub_lexical, 1.0).astype(np.float32)
+        return np.where(self._is_hub, self.weights.hub_lexical, 1.0).astype(np.float32)
 
     @cached_property
     def _is_red_flag(self) -> np.ndarray:
         return np.array([bool(chunk.triggers) for chunk in self.kb.chunks], dtype=np.float32)
 
     def prepare(self, text: str) -> str:
-        """The text that is embedded and matched: normalised and spell-corrected."""
-        return self.speller.correct(normalise(text))
+        """The text that is embedded and matched: normalised, markup dropped, spell-corrected."""
+        plain = " ".join(MARKUP.sub(" ", normalise(text)).split())
+        return self.speller.correct(plain or normalise(text))
 
     @cached_property
     def _is_text_view(self) -> np.ndarray:
@@ -283,7 +289,10 @@ class Retriever:
         else:
             blended = w.questions * dense + (1 - w.questions) * text
             evidence = blended + w.lexical * lexical + w.name * name
-            total = blended + w.lexical * lexical * self._lexical_share + w.name * name
+            # A hub's own text is a list of everything it maps; its example questions say
+            # what it is for, so a hub ranks by its best view.
+            ranked = np.where(self._is_hub, dense, blended)
+            total = ranked + w.lexical * lexical * self._lexical_share + w.name * name
         # Intent and the red-flag discount reorder candidates; they are not evidence of a match.
         if mode is Mode.COMBINED:
             total = total + w.intent * self.intent(prepared) - w.red_flag * self._is_red_flag

@@ -51,10 +51,13 @@ QTYPE_GRAMMAR: tuple[tuple[QType, re.Pattern[str]], ...] = tuple(
         (QType.DURATION, r"\bhow long\b|\bhow many (weeks|months|years)\b|\bwhen will\b"),
         (QType.FREQUENCY, r"\bhow (often|many|much)\b|\b(reps|sets)\b|\b(per|a|times a) week\b"),
         (QType.HOWTO, r"\bhow (do|should|can|would) (i|you|we) (do|perform)\b|\bhow to do\b"),
+        # "could my feet be the reason…" asks for a cause, though it opens like "can I…"
+        (QType.CAUSE, r"\b(caus(e|es|ed|ing)|reasons?|connected|linked|to blame)\b"),
         (
             QType.SAFE,
             r"\b(is it|is that|are they|is this) (safe|ok|okay|bad|fine|normal|good)\b|"
-            r"\b(can|should|could) (i|we|he|she|my)\b|\b(safe|okay|ok) to\b|\bbad for\b",
+            r"\b(can|should|could) (i|we|he|she|my)\b|\b(safe|okay|ok) to\b|\bbad for\b|"
+            r"\b(what|and) if\b.*\b(hurts?|pain\w*|aches?|sore)\b",
         ),
         (
             QType.FIX,

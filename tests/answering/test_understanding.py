@@ -159,14 +159,24 @@ def test_split(coach):
     return asyncio.run(score())
 
 
-# Measured 2026-12-01 on the test split: red flags meet their bar; these four do not yet.
-NOT_YET = {"in_domain", "off_topic", "small_talk", "follow_ups"}
+# Measured 2026-12-01 23:18 UTC on the test split: red flags (21/21) and small talk (14/14) meet
+# their bars; these three do not yet, with the figure each reached.
+NOT_YET = {
+    "in_domain": "102/128 = 79.7%, bar 90%",
+    "off_topic": "19/24 = 79.2%, bar 90%",
+    "follow_ups": "37/44 = 84.1%, bar 85%",
+}
 
 
 @pytest.mark.parametrize(
     "bar",
     [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="below the bar (issue 11)"))
+        pytest.param(
+            name,
+            marks=pytest.mark.xfail(
+                strict=True, reason=f"below the bar (issue 11): {NOT_YET[name]}"
+            ),
+        )
         if name in NOT_YET
         else name
         for name in sorted(realistic.BARS)

@@ -47,7 +47,9 @@ async def test_howto_arrives_as_its_animation_with_the_steps_as_caption(
     chat = private_chat(botapi)
     since = botapi.mark()
     chat.send(HOWTO_QUESTION)
-    [animation] = await botapi.wait_for("sendAnimation", since=since)
+    [animation] = await botapi.wait_for(
+        "sendAnimation", lambda call: call.chat_id == chat.id, since=since
+    )
     assert animation.files["animation"] == animation_path(pictures_index, "clamshell").read_bytes()
     assert animation.result["animation"]["width"] > 100  # Telegram took it as a GIF animation
     # The phone-sized how-to fits a caption, so steps and buttons ride on the animation.
@@ -81,10 +83,12 @@ async def test_the_same_picture_is_uploaded_once_then_sent_by_file_id(
 ) -> None:
     chat = private_chat(botapi)
     since = botapi.mark()
-    chat.send(HOWTO_QUESTION)
-    await botapi.wait_for("sendAnimation", since=since)
-    chat.send(HOWTO_QUESTION)
-    first, second = await botapi.wait_for("sendAnimation", since=since, count=2)
+    for count in (1, 2):
+        chat.send(HOWTO_QUESTION)
+        await botapi.wait_for(
+            "sendAnimation", lambda call: call.chat_id == chat.id, since=since, count=count
+        )
+    first, second = botapi.sent("sendAnimation", since=since, chat_id=chat.id)
     assert "animation" in first.files and not second.files
     assert second.params["animation"] == first.result["animation"]["file_id"]
 
