@@ -322,6 +322,17 @@ class Coach:
         buttons += self._related_buttons(main.chunk, skip={c.id for c in [*exercises, *also]})
         return self._reply(ReplyKind.ANSWER, rendered, sources, buttons)
 
+    def tap(self, action: str, group: bool = False, username: str = "") -> Reply:
+        """What one of the coach's own buttons does, the same in every channel."""
+        tapped = actions.parse(action)
+        if tapped.feature in (actions.HOWTO, actions.TOPIC):
+            return self.topic(tapped.verb)
+        if tapped.feature == actions.MORE:
+            return self.more(tapped.verb)
+        if tapped.feature == actions.ASK:
+            return self.info("ask.j2", group=group, username=username)
+        return self.help()
+
     def topic(self, chunk_id: str) -> Reply:
         """The reply for a tapped topic or exercise button."""
         chunk = self.kb.get(chunk_id)

@@ -9,7 +9,6 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from bot import actions
 from bot.answering.coach import Coach
 from bot.answering.conversation import Conversations
 from bot.app import Runtime, open_features
@@ -123,14 +122,7 @@ class ConsoleChat:
 
     def action(self, action: str) -> Reply:
         """What a tapped button does; the same actions as the Telegram channel."""
-        tapped = actions.parse(action)
-        if tapped.feature in (actions.HOWTO, actions.TOPIC):
-            return self.coach.topic(tapped.verb)
-        if tapped.feature == actions.MORE:
-            return self.coach.more(tapped.verb)
-        if tapped.feature == actions.ASK:
-            return self.coach.info("ask.j2", group=False, username="")
-        return self.coach.help()
+        return self.coach.tap(action)
 
     async def _routine_command(self, line: str) -> Reply | None:
         """/routine and /cancel go to the routine flow (the same one Telegram uses)."""

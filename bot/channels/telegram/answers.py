@@ -155,15 +155,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def button_reply(svc: Services, action: str, update: Update, bot: Bot) -> Reply:
     """What an action does; routine/remind land here only while those features are absent."""
-    tapped = actions.parse(action)
-    if tapped.feature in (actions.HOWTO, actions.TOPIC):
-        return svc.coach.topic(tapped.verb)
-    if tapped.feature == actions.MORE:
-        return svc.coach.more(tapped.verb)
-    if tapped.feature == actions.ASK:
-        group = update.effective_chat is not None and update.effective_chat.type != ChatType.PRIVATE
-        return template_reply(svc.coach, "ask.j2", group=group, username=bot.username)
-    return svc.coach.help()
+    group = update.effective_chat is not None and update.effective_chat.type != ChatType.PRIVATE
+    return svc.coach.tap(action, group=group, username=bot.username)
 
 
 async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
