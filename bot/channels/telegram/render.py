@@ -16,7 +16,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, InlineKeyboardButtonLimit, MessageLimit, ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot import actions
@@ -98,6 +98,28 @@ def _fits(button: Button) -> bool:
 def template_reply(coach: Coach, template: str, **context: object) -> Reply:
     """A short channel-level reply (no buttons) rendered from prompts/<template>."""
     return coach.info(template, **context)
+
+
+async def edit_in_place(message: object, reply: Reply) -> bool:
+    """Show a one-message reply in place of a message the bot sent; True also when it already
+    did. False (the caller sends instead) for a longer reply or a message that cannot be edited."""
+    parts = messages(reply)
+    if len(parts) != 1 or not isinstance(message, Message):
+        return False
+    html, markup = parts[0]
+    try:
+        await message.edit_text(
+            html,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        )
+    except BadRequest as exc:
+        if "not modified" in str(exc).lower():
+            return True
+        log.info("edit failed, sending instead %s: %s", user_ref(message.chat_id), exc)
+        return False
+    return True
 
 
 async def in_private(

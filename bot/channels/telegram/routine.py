@@ -11,9 +11,7 @@ import logging
 import warnings
 from dataclasses import dataclass
 
-from telegram import CallbackQuery, LinkPreviewOptions, Update
-from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram import Update
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -28,10 +26,9 @@ from telegram.warnings import PTBUserWarning
 
 from bot import actions
 from bot.coaching.flow import RoutineFlow, Turn
-from bot.privacy import user_ref
 
 from .answers import acknowledge
-from .render import drop_buttons, in_private, messages, send_reply
+from .render import drop_buttons, edit_in_place, in_private, send_reply
 from .services import features
 
 log = logging.getLogger(__name__)
@@ -129,29 +126,11 @@ async def _show(
     """Edit the tapped message in place where that reads better, else send a new one."""
     query = update.callback_query
     assert query is not None
-    parts = messages(turn.reply)
-    if turn.replace and len(parts) == 1 and await _edit(query, *parts[0]):
+    if turn.replace and await edit_in_place(query.message, turn.reply):
         return
     if not turn.asking and actions.parse(action).verb in QUESTIONNAIRE_VERBS:
         await drop_buttons(query)  # the questionnaire is over: its buttons would only confuse
     await send_reply(update, context, turn.reply)
-
-
-async def _edit(query: CallbackQuery, html: str, markup) -> bool:
-    """True when the message now shows the reply (also when it already did)."""
-    try:
-        await query.edit_message_text(
-            html,
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup,
-            link_preview_options=LinkPreviewOptions(is_disabled=True),
-        )
-    except BadRequest as exc:
-        if "not modified" in str(exc).lower():
-            return True
-        log.info("edit failed, sending instead %s: %s", user_ref(query.from_user.id), exc)
-        return False
-    return True
 
 
 def _flow(context: ContextTypes.DEFAULT_TYPE) -> RoutineFlow:

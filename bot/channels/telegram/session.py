@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 import math
 
-from telegram import InputFile, LinkPreviewOptions, Update
+from telegram import InputFile, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 
 from bot import actions
@@ -16,7 +16,7 @@ from bot.coaching.guide import GuideStep, SessionGuide, Timer
 from bot.privacy import user_ref
 
 from .answers import acknowledge
-from .render import in_private, messages, send_reply
+from .render import edit_in_place, in_private, messages, send_reply
 from .services import features, services
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ async def _show(update: Update, context: ContextTypes.DEFAULT_TYPE, step: GuideS
     if step.picture is not None:  # a picture first, then the steps under it
         await _send_picture(context, chat_id, step.picture)
         await send_reply(update, context, step.reply)
-    elif not await _edit(query.message, step.reply):
+    elif not await edit_in_place(query.message, step.reply):
         await send_reply(update, context, step.reply)
     if step.timer is not None:
         await _start_timer(context, chat_id, step.timer)
@@ -62,24 +62,6 @@ async def _send_picture(context: ContextTypes.DEFAULT_TYPE, chat_id: int, pictur
         await context.bot.send_photo(chat_id, InputFile(picture, filename="exercise.png"))
     except TelegramError as exc:
         log.info("exercise picture not sent %s: %s", user_ref(chat_id), exc)
-
-
-async def _edit(message: object, reply) -> bool:
-    """Show the reply in place of the tapped message; False if that cannot be done."""
-    parts = messages(reply)
-    if len(parts) != 1 or not hasattr(message, "edit_text"):
-        return False
-    html, markup = parts[0]
-    try:
-        await message.edit_text(
-            html,
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup,
-            link_preview_options=LinkPreviewOptions(is_disabled=True),
-        )
-    except BadRequest as exc:
-        return "not modified" in str(exc).lower()
-    return True
 
 
 async def _start_timer(context: ContextTypes.DEFAULT_TYPE, chat_id: int, timer: Timer) -> None:
