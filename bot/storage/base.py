@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -11,9 +14,30 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.storage.tables import users
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def runs_to_completion(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """A write that a cancel (a stop mid-fan-out) cannot cut short: it finishes, then the
+    cancel goes on. A transaction cut mid-statement can keep SQLite's write lock until its
+    connection is collected, and every other writer then waits out busy_timeout and fails."""
+
+    @functools.wraps(method)
+    async def whole(*args: P.args, **kwargs: P.kwargs) -> T:
+        task = asyncio.ensure_future(method(*args, **kwargs))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.done():
+                await asyncio.wait([task])  # its result is the caller's to lose, not the lock
+            raise
+
+    return whole
 
 
 class QueryFamily:

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bot.storage.base import QueryFamily
+from bot.storage.base import QueryFamily, runs_to_completion
 from bot.storage.base import utc_now as _now
 from bot.storage.records import (
     CLAIMED,
@@ -54,6 +54,7 @@ class DeliveryQueries(QueryFamily):
             row = (await conn.execute(query)).first()
         return Delivery(**row._mapping) if row else None
 
+    @runs_to_completion
     async def claim_deliveries(
         self, owner: str, now: datetime, limit: int, scope: Scope = EVERYONE
     ) -> list[Delivery]:
@@ -94,6 +95,7 @@ class DeliveryQueries(QueryFamily):
             rows = (await conn.execute(query)).all()
         return sorted((Delivery(**row._mapping) for row in rows), key=lambda d: (d.due_at, d.id))
 
+    @runs_to_completion
     async def mark_sending(self, delivery_ids: Sequence[int], owner: str) -> set[int]:
         """Record that these sends are starting; returns the ids still ours (send only those).
 
@@ -114,6 +116,7 @@ class DeliveryQueries(QueryFamily):
         async with self.engine.begin() as conn:
             return set((await conn.execute(query)).scalars())
 
+    @runs_to_completion
     async def finish(self, outcomes: Iterable[Outcome], owner: str) -> None:
         """Record the outcome of sends; a retry puts the row back in the queue at its due_at."""
         outcomes = list(outcomes)
@@ -124,6 +127,7 @@ class DeliveryQueries(QueryFamily):
             for outcome in outcomes:  # usually one: each send records its own outcome at once
                 await conn.execute(_finish_statement(outcome, owner, now))
 
+    @runs_to_completion
     async def release(self, delivery_ids: Sequence[int], owner: str) -> None:
         """Hand claimed-but-unsent rows back to the queue (flood control, shutdown)."""
         if not delivery_ids:
@@ -140,6 +144,7 @@ class DeliveryQueries(QueryFamily):
         async with self.engine.begin() as conn:
             await conn.execute(query)
 
+    @runs_to_completion
     async def release_all(self, owner: str) -> None:
         """Hand back every row this owner holds claimed but has not started (on a stop)."""
         query = (

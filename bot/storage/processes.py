@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from bot.storage.base import QueryFamily
+from bot.storage.base import QueryFamily, runs_to_completion
 from bot.storage.records import ProcessHealth
 from bot.storage.tables import leases, processes
 
@@ -14,6 +14,7 @@ FORGET_DEAD_AFTER = timedelta(days=1)  # a dead process's row stays this long fo
 
 
 class ProcessQueries(QueryFamily):
+    @runs_to_completion
     async def heartbeat(
         self,
         owner: str,

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bot.storage.base import QueryFamily
+from bot.storage.base import QueryFamily, runs_to_completion
 from bot.storage.base import utc_now as _now
 from bot.storage.records import (
     CANCELLED,
@@ -137,6 +137,7 @@ class ScheduleQueries(QueryFamily):
             rows = (await conn.execute(query)).all()
         return [Schedule(**row._mapping) for row in rows]
 
+    @runs_to_completion
     async def plan(self, steps: Sequence[tuple[PlannedDelivery, ScheduleMove]]) -> int:
         """Queue each delivery and advance its schedule, in one transaction; returns rows queued.
 

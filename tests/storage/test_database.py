@@ -177,6 +177,20 @@ async def test_a_claim_is_taken_over_once_its_owner_stops_heartbeating_never_onc
     assert (await db.get_delivery(first.id)).status == UNKNOWN
 
 
+async def test_a_claim_cancelled_mid_statement_still_ends_its_transaction(db: Database) -> None:
+    for user_id in (1, 2, 3):
+        await queue(db, user_id, date(2025, 6, 2))
+    claiming = asyncio.create_task(db.claim_deliveries("me", NOW, 10))
+    await asyncio.sleep(0.001)  # the UPDATE is on its way to the database
+    claiming.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await claiming
+    # The claim finished (the stop path hands such rows back), and the write lock is free again.
+    assert await db.delivery_counts() == {CLAIMED: 3}
+    await asyncio.wait_for(db.release_all("me"), timeout=5)
+    assert await db.delivery_counts() == {PENDING: 3}
+
+
 async def test_stop_cancels_claimed_rows_so_their_owner_never_sends_them(db: Database) -> None:
     await queue(db, 1, date(2025, 6, 2))
     (claimed,) = await db.claim_deliveries("me", NOW, 10)
