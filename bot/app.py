@@ -18,7 +18,13 @@ from bot.answering.index import load_index
 from bot.answering.onnx_model import load_onnx_embedder
 from bot.answering.retrieval import Retriever
 from bot.answering.safety import SemanticSafety, safety_pairs
-from bot.answering.understanding import WORD, IntentClassifier, LanguageCheck, intent_pairs
+from bot.answering.understanding import (
+    WORD,
+    IntentClassifier,
+    LanguageCheck,
+    fit_intents,
+    intent_pairs,
+)
 from bot.clock import Clock, shifted, utc_now
 from bot.compose import Composer
 from bot.config import Settings
@@ -115,7 +121,7 @@ def build_understanding(
         retriever.index.faiss_index.reconstruct_batch(rows) if rows else intents.vectors[:0]
     )
     return Understanding(
-        IntentClassifier(intents, question_vectors),
+        IntentClassifier(intents, fit_intents(intents, question_vectors, cache)),
         SemanticSafety(warnings, kb),
         nearby,
         {topic["id"]: topic for topic in topics},

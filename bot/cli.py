@@ -15,7 +15,6 @@ from pathlib import Path
 from types import ModuleType
 
 from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot.answering.index import IndexUnavailable
 from bot.config import Settings, get_settings
@@ -147,7 +146,6 @@ def cmd_build_index(args: argparse.Namespace, settings: Settings) -> int:
     onnx_current = args.if_stale and onnx_problem(settings.index_dir) is None
     if index_current and onnx_current:
         print(f"index is current ({len(kb.chunks)} chunks), ONNX model is current")
-        return 0
     started = time.perf_counter()
     if not index_current:
         index = build_index(kb, TorchEmbedder(), settings.index_dir)
@@ -157,6 +155,9 @@ def cmd_build_index(args: argparse.Namespace, settings: Settings) -> int:
         started = time.perf_counter()
         export_onnx(settings.index_dir)
         print(f"exported the ONNX query model in {time.perf_counter() - started:.1f} s")
+    # The example vectors and the intent model are cached beside the index; building them here
+    # keeps that work (and importing scikit-learn) out of every serving process's start.
+    _runtime(settings)
     return 0
 
 
@@ -215,6 +216,8 @@ def _reply_json(question: str, reply, latency_ms: float) -> dict:
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from bot.channels.console.chat import run_console
 
     runtime = _runtime(settings)
@@ -279,6 +282,8 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     """Print the reminder loops' health from the database; 0 when reminders are going out."""
     from datetime import UTC, datetime
+
+    from sqlalchemy.exc import SQLAlchemyError
 
     from bot.reminders.status import status_line
     from bot.storage.database import Database, DatabaseDamaged

@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import yaml
@@ -45,8 +47,12 @@ class Examples:
         return cache[label]
 
 
+# libyaml's loader parses the example files in a fifth of the pure-Python time (cold start).
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def read_yaml(path: Path) -> dict:
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER) or {}  # noqa: S506
 
 
 def embed_examples(
@@ -64,15 +70,23 @@ def embed_examples(
     except (OSError, ValueError):
         pass
     vectors = embedder.encode(list(texts))
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        for old in cache_dir.glob(f"examples-{name}-*.npy"):
-            old.unlink(missing_ok=True)
-        tmp = cache_dir / f".{path.name}.tmp"
-        with tmp.open("wb") as handle:
-            np.save(handle, vectors)
-        tmp.replace(path)
-    except OSError as exc:
-        log.warning("cannot cache %s example vectors in %s: %s", name, cache_dir, exc)
+    replace_cached(path, f"examples-{name}-*.npy", lambda handle: np.save(handle, vectors))
     log.info("embedded %d %s examples", len(texts), name)
     return Examples(texts, labels, vectors)
+
+
+def replace_cached(path: Path, pattern: str, save: Callable[[BinaryIO], None]) -> None:
+    """Write a cache file atomically and drop its older versions (files matching `pattern`).
+
+    A read-only index directory only costs the cache: the caller already has what it computed.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for old in path.parent.glob(pattern):
+            old.unlink(missing_ok=True)
+        tmp = path.parent / f".{path.name}.tmp"
+        with tmp.open("wb") as handle:
+            save(handle)
+        tmp.replace(path)
+    except OSError as exc:
+        log.warning("cannot write the cache %s: %s", path, exc)

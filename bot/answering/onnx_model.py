@@ -71,9 +71,22 @@ def onnx_problem(index_dir: Path, model_dir: Path | None = None) -> str | None:
     if current["sha256"] != source.get("sha256"):
         return "stale: bundled model weights changed"
     for path in files:
+        if _untouched(path, entry.get("files", {}).get(path.name)):
+            continue  # as exported: hashing 90 MB would be a tenth of a cold start
         if file_sha256(path) != entry.get("sha256", {}).get(path.name):
             return f"corrupt: {path.name} checksum mismatch"
     return None
+
+
+def _file_identity(path: Path) -> dict:
+    stat = path.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _untouched(path: Path, recorded: dict | None) -> bool:
+    """Same size and modification time as when exported; any write, copy or truncation changes
+    one of them, and then the file is hashed against the manifest."""
+    return recorded is not None and _file_identity(path) == recorded
 
 
 def load_onnx_embedder(index_dir: Path, model_dir: Path | None = None) -> OnnxEmbedder:
@@ -188,6 +201,8 @@ def _manifest_entry(work_dir: Path, model_dir: Path, check_vector: np.ndarray) -
         "opset": OPSET,
         "source": {"model": MODEL_NAME} | source_identity(model_dir),
         "sha256": {name: file_sha256(work_dir / name) for name in (ONNX_FILE, ONNX_DATA_FILE)},
+        # A rename keeps both, so they still hold once the files are moved into the index.
+        "files": {name: _file_identity(work_dir / name) for name in (ONNX_FILE, ONNX_DATA_FILE)},
         "check_text": CHECK_TEXT,
         "check_vector": [round(float(x), 8) for x in check_vector],
         "torch": torch.__version__,

@@ -1,20 +1,26 @@
 """What a message is before anything is retrieved: its intent, its question type, its language.
 
-The intent is learned from labelled utterances (knowledge/intents.yaml) by k-nearest neighbours
+The intent is learned from labelled utterances (knowledge/intents.yaml) by logistic regression
 over the message's one embedding, the same vector retrieval uses, so understanding costs one
 matrix product. The question type is read from the question words, a small fixed grammar.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import re
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 
-from bot.answering.examples import Examples
+from bot.answering.examples import Examples, replace_cached
+
+log = logging.getLogger(__name__)
 
 QUESTION = "question"
 SMALL_TALK = frozenset({"greeting", "thanks", "goodbye", "capabilities"})
@@ -97,24 +103,19 @@ class Understood:
 
 
 class IntentClassifier:
-    """Logistic regression over the embeddings of labelled utterances.
+    """A multinomial logistic regression over the embeddings of labelled utterances.
 
     The chunks' own example questions join the "question" class, so a new question about knees
     is recognised as one however it is worded; everything else must be clearly something else.
     """
 
-    def __init__(self, examples: Examples, questions: np.ndarray) -> None:
-        from sklearn.linear_model import LogisticRegression
-
+    def __init__(self, examples: Examples, model: SoftmaxModel) -> None:
         self.examples = examples
-        vectors = np.vstack([examples.vectors, questions])
-        labels = [*examples.labels, *[QUESTION] * len(questions)]
-        self.model = LogisticRegression(C=C, max_iter=500, class_weight="balanced")
-        self.model.fit(vectors, labels)
-        self.labels = list(self.model.classes_)
+        self.model = model
+        self.labels = list(model.classes)
 
     def classify(self, vector: np.ndarray, prepared: str) -> Understood:
-        probabilities = self.model.predict_proba(vector.reshape(1, -1))[0]
+        probabilities = self.model.probabilities(vector)
         # MiniLM puts any short chatty line near some example; a label is trusted only when the
         # message is really close to one of its own examples.
         close = self.examples.nearest(vector, 1)
@@ -128,6 +129,51 @@ class IntentClassifier:
         nearest = next((name for name, _ in trusted if name != QUESTION), QUESTION)
         intent = label if score >= MIN_PROBABILITY else QUESTION
         return Understood(intent, score, question_type(prepared), nearest)
+
+
+@dataclass(frozen=True)
+class SoftmaxModel:
+    """A fitted logistic regression as plain arrays: serving needs numpy, not scikit-learn
+    (importing it, and scipy with it, was most of a cold start)."""
+
+    classes: tuple[str, ...]
+    coef: np.ndarray  # (classes, dimension)
+    intercept: np.ndarray  # (classes,)
+
+    def probabilities(self, vector: np.ndarray) -> np.ndarray:
+        """scikit-learn's predict_proba: the softmax of the logits."""
+        logits = self.coef @ vector + self.intercept
+        odds = np.exp(logits - logits.max())
+        return odds / odds.sum()
+
+
+def fit_intents(examples: Examples, questions: np.ndarray, cache_dir: Path) -> SoftmaxModel:
+    """The intent model for these examples and question vectors, fitted once and cached beside
+    the index under a hash of its training data (`kneebot build-index` warms the cache)."""
+    vectors = np.vstack([examples.vectors, questions]).astype(np.float32)
+    labels = [*examples.labels, *[QUESTION] * len(questions)]
+    digest = hashlib.sha256(json.dumps([C, labels]).encode() + vectors.tobytes()).hexdigest()
+    path = cache_dir / f"intent-model-{digest[:16]}.npz"
+    try:
+        with np.load(path) as saved:
+            return SoftmaxModel(tuple(saved["classes"]), saved["coef"], saved["intercept"])
+    except (OSError, ValueError, KeyError):
+        pass
+    model = _fit(vectors, labels)
+    arrays = {"classes": np.array(model.classes), "coef": model.coef, "intercept": model.intercept}
+    replace_cached(path, "intent-model-*.npz", lambda handle: np.savez(handle, **arrays))
+    log.info("fitted the intent model on %d utterances", len(labels))
+    return model
+
+
+def _fit(vectors: np.ndarray, labels: list[str]) -> SoftmaxModel:
+    from sklearn.linear_model import LogisticRegression  # only here: it takes a second to import
+
+    fitted = LogisticRegression(C=C, max_iter=500, class_weight="balanced").fit(vectors, labels)
+    classes = tuple(str(name) for name in fitted.classes_)
+    return SoftmaxModel(
+        classes, fitted.coef_.astype(np.float32), fitted.intercept_.astype(np.float32)
+    )
 
 
 def intent_pairs(data: dict) -> list[tuple[str, str]]:

@@ -138,7 +138,10 @@ async def _with_ticker(work: Callable[[], Awaitable[None]]) -> dict[str, float]:
 
 # Children report their own high-water mark (VmHWM): ru_maxrss survives fork+exec on Linux.
 PEAK_RSS = "int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) / 1024"
-HEAVY = "sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'sentence_transformers'})"
+HEAVY = (
+    "sorted({m.split('.')[0] for m in sys.modules}"
+    " & {'torch', 'sentence_transformers', 'sklearn', 'scipy'})"
+)
 
 # First answer timed; then 128 concurrent questions, so the peak RSS is that of a serving bot.
 COLD_ANSWER = f"""

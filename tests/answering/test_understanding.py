@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 
 from bot.answering.conversation import Conversations
@@ -185,3 +186,42 @@ NOT_YET = {
 def test_realistic_test_split_meets_the_bar(test_split, bar):
     right, total = test_split[bar]
     assert total and right / total >= realistic.BARS[bar], f"{bar}: {right}/{total}"
+
+
+def test_the_intent_model_serves_what_scikit_learn_fitted_and_is_fitted_once(
+    coach, tmp_path, caplog
+):
+    from sklearn.linear_model import LogisticRegression
+
+    from bot.answering.understanding import C, fit_intents
+
+    examples = coach.understanding.intents.examples
+    questions = examples.vectors[:0]
+    with caplog.at_level("INFO", logger="bot.answering.understanding"):
+        model = fit_intents(examples, questions, tmp_path)
+        cached = fit_intents(examples, questions, tmp_path)
+    assert caplog.text.count("fitted the intent model") == 1  # the second came from the cache
+    assert len(list(tmp_path.glob("intent-model-*.npz"))) == 1
+    np.testing.assert_array_equal(cached.coef, model.coef)
+    reference = LogisticRegression(C=C, max_iter=500, class_weight="balanced")
+    reference.fit(examples.vectors, examples.labels)
+    expected = reference.predict_proba(examples.vectors[:50])
+    served = np.array([model.probabilities(vector) for vector in examples.vectors[:50]])
+    assert model.classes == tuple(reference.classes_)
+    np.testing.assert_allclose(served, expected, atol=1e-5)
+
+
+def test_a_two_class_intent_model_gives_the_sigmoid_probabilities(coach, tmp_path):
+    from bot.answering.examples import Examples
+    from bot.answering.understanding import fit_intents
+
+    intents = coach.understanding.intents.examples
+    keep = [i for i, label in enumerate(intents.labels) if label in ("greeting", "thanks")]
+    two = Examples(
+        tuple(intents.texts[i] for i in keep),
+        tuple(intents.labels[i] for i in keep),
+        intents.vectors[keep],
+    )
+    model = fit_intents(two, two.vectors[:0], tmp_path)
+    greeting = model.probabilities(two.vectors[two.labels.index("greeting")])
+    assert greeting.sum() == pytest.approx(1.0) and greeting.argmax() == 0
