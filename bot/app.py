@@ -19,6 +19,7 @@ from bot.answering.onnx_model import load_onnx_embedder
 from bot.answering.retrieval import Retriever
 from bot.answering.safety import SemanticSafety, safety_pairs
 from bot.answering.understanding import (
+    OFF_TOPIC,
     WORD,
     IntentClassifier,
     LanguageCheck,
@@ -100,12 +101,14 @@ def build_understanding(
         word for label, text in pairs if label != "question" for word in WORD.findall(text.lower())
     }
     retriever.speller.know(chat)
+    topics = read_yaml(directory / "nearby_topics.yaml").get("topics", [])
+    nearby_pairs = [(topic["id"], example) for topic in topics for example in topic["examples"]]
+    # The close-sounding topics we decline are off-topic examples too.
+    pairs += [(OFF_TOPIC, example) for _, example in nearby_pairs]
     intents = embed_examples("intents", pairs, embedder, cache)
     warnings = embed_examples(
         "safety", safety_pairs(read_yaml(directory / "safety_examples.yaml")), embedder, cache
     )
-    topics = read_yaml(directory / "nearby_topics.yaml").get("topics", [])
-    nearby_pairs = [(topic["id"], example) for topic in topics for example in topic["examples"]]
     nearby = embed_examples("nearby", nearby_pairs, embedder, cache)
     known = {
         word

@@ -111,7 +111,9 @@ def _question(
     understood: Understood,
 ) -> Reply:
     """A new question: declined when it is a close-sounding topic we do not cover."""
-    reply = coach.respond(text, prepared, hits, qtype=understood.qtype)
+    reply = coach.respond(
+        text, prepared, hits, qtype=understood.qtype, off_topic=understood.off_topic
+    )
     if reply.kind is ReplyKind.UNKNOWN:
         return reply
     nearby = coach.nearby_topic(vector, hits)

@@ -23,6 +23,7 @@ from bot.answering.examples import Examples, replace_cached
 log = logging.getLogger(__name__)
 
 QUESTION = "question"
+OFF_TOPIC = "offtopic"  # about something else; nearby_topics.yaml's examples join this class
 SMALL_TALK = frozenset({"greeting", "thanks", "goodbye", "capabilities"})
 FOLLOW_UPS = frozenset(
     {"harder", "easier", "dose", "why", "fix", "show", "more"}
@@ -89,6 +90,7 @@ class Understood:
     score: float
     qtype: QType
     nearest: str = QUESTION  # the likeliest intent other than "question", for unclear messages
+    off_topic: float = 0.0  # the model's probability that the message is about something else
 
     @property
     def follow_up(self) -> str | None:
@@ -126,9 +128,13 @@ class IntentClassifier:
             if self.labels[i] == QUESTION or close.get(self.labels[i], 0.0) >= MIN_SIMILARITY
         ]
         label, score = trusted[0] if trusted else (QUESTION, 0.0)
-        nearest = next((name for name, _ in trusted if name != QUESTION), QUESTION)
-        intent = label if score >= MIN_PROBABILITY else QUESTION
-        return Understood(intent, score, question_type(prepared), nearest)
+        nearest = next((name for name, _ in trusted if name not in (QUESTION, OFF_TOPIC)), QUESTION)
+        # Off-topic is not an intent of its own: retrieval weighs it when deciding "not covered".
+        intent = label if score >= MIN_PROBABILITY and label != OFF_TOPIC else QUESTION
+        off_topic = (
+            float(probabilities[self.labels.index(OFF_TOPIC)]) if OFF_TOPIC in self.labels else 0.0
+        )
+        return Understood(intent, score, question_type(prepared), nearest, off_topic)
 
 
 @dataclass(frozen=True)
