@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from cachetools import LRUCache
@@ -50,6 +52,11 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("forget", "delete everything stored about you"),
     ("cancel", "leave the current questionnaire"),
 )
+
+
+def _parts(body: str) -> list[str]:
+    """A chunk's paragraphs and list lines, as the first message quotes them."""
+    return [p.strip("- ").strip() for p in body.replace(" - ", "\n").split("\n") if p.strip()]
 
 
 def link(chunk: Chunk) -> Button:
@@ -284,16 +291,16 @@ class Coach:
         return self._reply(ReplyKind.ANSWER, rendered, sources, buttons, limit)
 
     def _detail(self, chunk: Chunk, prepared: str, room: int) -> str:
-        """The body paragraph or list line that shares most words with the question, if it fits."""
-        words = set(self.retriever.speller._stemmer.stemWords(WORD.findall(prepared)))
-        words -= {"knee", "knees", "valgus", "my", "i", "the", "a", "is", "do"}
-        parts = [
-            p.strip("- ").strip() for p in chunk.body.replace(" - ", "\n").split("\n") if p.strip()
-        ]
-        best, overlap = "", 0
+        """The body paragraph or list line that best shares the question's words, if it fits.
+
+        Shared words count by how rare they are in the knowledge base, so "barefoot" picks its
+        paragraph while "good", "bad" or "feet", which are everywhere, barely count.
+        """
+        words = self._stems(prepared) - {"knee", "valgus"}
+        parts = _parts(chunk.body)
+        best, overlap = "", 0.0
         for part in parts:
-            stems = set(self.retriever.speller._stemmer.stemWords(WORD.findall(part.lower())))
-            shared = len(words & stems)
+            shared = sum(self._rarity.get(stem, 0.0) for stem in words & self._stems(part))
             if shared > overlap:
                 best, overlap = part, shared
         if not best:
@@ -302,6 +309,19 @@ class Coach:
             return best
         cut = best[:room].rsplit(". ", 1)[0]
         return cut + "." if len(cut) > 40 else ""
+
+    def _stems(self, text: str) -> set[str]:
+        return set(self.retriever.speller._stemmer.stemWords(WORD.findall(text.lower())))
+
+    @cached_property
+    def _rarity(self) -> dict[str, float]:
+        """Each word stem's inverse document frequency over every paragraph of the knowledge."""
+        paragraphs = [self._stems(part) for chunk in self.kb.chunks for part in _parts(chunk.body)]
+        counts: dict[str, int] = {}
+        for stems in paragraphs:
+            for stem in stems:
+                counts[stem] = counts.get(stem, 0) + 1
+        return {stem: math.log(len(paragraphs) / count) for stem, count in counts.items()}
 
     def more(self, chunk_id: str) -> Reply:
         """ "Tell me more": the whole passage, its exercises, related topics and sources."""
