@@ -61,6 +61,7 @@ WHY_INTENT = re.compile(r"\b(why|cause[sd]?|reason|what is|what's|what are|mean|
 # "hub" is an overview that maps a whole area. Chosen on the dev splits.
 PREFERS: dict[str, dict[str, float]] = {
     "cause": {"cause": 1.0, "hub": 0.5, "overview": 0.3, "exercise": -1.0},
+    "choice": {"hub": 1.0, "exercise": 0.2, "cause": 0.2, "safety": -0.5},
     "fix": {"hub": 0.6, "exercise": 0.5, "cause": 0.2, "safety": -0.5},
     "howto": {"exercise": 1.0, "hub": -0.3},
     "duration": {"faq": 1.0, "exercise": -0.5},
@@ -272,13 +273,16 @@ class Retriever:
         return best, text
 
     def intent(self, prepared: str) -> np.ndarray:
-        """+1 for chunks of the kind the question asks for, -1 against, 0 when unclear."""
+        """+1 for chunks of the kind the question asks for, -1 against, 0 when unclear (and for
+        hubs)."""
         howto = bool(HOWTO_INTENT.search(prepared))
         why = bool(WHY_INTENT.search(prepared))
         if howto == why:
             return np.zeros(len(self.kb.chunks), dtype=np.float32)
         sign = 1.0 if howto else -1.0
-        return np.where(self._is_exercise, sign, -sign).astype(np.float32)
+        nudge = np.where(self._is_exercise, sign, -sign)
+        # A hub maps exercises and explanations alike: neither kind of question counts against it.
+        return np.where(self._is_hub, 0.0, nudge).astype(np.float32)
 
     def prefers(self, qtype: str | None) -> np.ndarray:
         """How much each chunk suits a question type (0 for no type)."""

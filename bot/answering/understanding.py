@@ -44,7 +44,8 @@ class QType(StrEnum):
     SAFE = "safe"  # is it safe / can I / should I
     DURATION = "duration"  # how long until
     FREQUENCY = "frequency"  # how often / how many
-    FIX = "fix"  # which exercises / how to fix
+    CHOICE = "choice"  # which exercises, stretches or drills (a list: a hub answers best)
+    FIX = "fix"  # how to fix / strengthen / an exercise for
     HOWTO = "howto"  # how to do this exercise
     CAUSE = "cause"  # why / what causes
     DEFINITION = "definition"  # what is
@@ -66,11 +67,12 @@ QTYPE_GRAMMAR: tuple[tuple[QType, re.Pattern[str]], ...] = tuple(
             r"\b(can|should|could) (i|we|he|she|my)\b|\b(safe|okay|ok) to\b|\bbad for\b|"
             r"\b(what|and) if\b.*\b(hurts?|pain\w*|aches?|sore)\b",
         ),
+        (QType.CHOICE, r"\b(exercises|stretches|drills|workouts)\b"),
         (
             QType.FIX,
             r"\b(fix|correct|treat|get rid|improve|stop|train|strengthen)\w*\b|"
-            r"\b(which|what|best|any|good) (exercises?|stretch\w*|drills?|workouts?)\b|"
-            r"\b(exercises?|stretch\w*) for\b",
+            r"\b(which|what|best|any|good) (exercise|stretch|drill|workout)\b|"
+            r"\b(exercise|stretch) for\b",
         ),
         (QType.HOWTO, r"\bhow (to|do i|do you)\b|\b(form|steps?|instructions?|technique)\b"),
         (QType.CAUSE, r"\b(why|cause[sd]?|reasons?|connected|linked|related|due to)\b"),
