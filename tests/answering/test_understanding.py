@@ -160,10 +160,10 @@ def test_split(coach):
     return asyncio.run(score())
 
 
-# Measured 2026-12-01 23:18 UTC on the test split: red flags (21/21) and small talk (14/14) meet
+# Measured 2026-12-02 01:50 UTC on the test split: red flags (21/21) and small talk (14/14) meet
 # their bars; these three do not yet, with the figure each reached.
 NOT_YET = {
-    "in_domain": "102/128 = 79.7%, bar 90%",
+    "in_domain": "103/128 = 80.5%, bar 90%",
     "off_topic": "19/24 = 79.2%, bar 90%",
     "follow_ups": "37/44 = 84.1%, bar 85%",
 }
