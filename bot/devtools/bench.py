@@ -56,11 +56,11 @@ def raw_encode(runtime: Runtime, texts: list[str]) -> list[float]:
 
 
 async def full_path(runtime: Runtime, texts: list[str]) -> list[float]:
-    """(2) the whole core, one question at a time, cache cleared so nothing is reused."""
+    """(2) the whole core, one question at a time, the vector cache cleared so nothing is reused."""
     coach = runtime.coach
     samples = []
     for text in texts:
-        coach.cache.clear()
+        coach.vectors.clear()
         started = time.perf_counter()
         await coach.reply(text)
         samples.append(time.perf_counter() - started)
@@ -68,9 +68,10 @@ async def full_path(runtime: Runtime, texts: list[str]) -> list[float]:
 
 
 async def repeated(runtime: Runtime, texts: list[str], count: int) -> dict[str, object]:
-    """(3) a Zipf-like mix where popular questions repeat, with the reply cache on."""
+    """(3) a Zipf-like mix where popular questions repeat: a repeat reuses its cached vector (the
+    reply itself is composed again, since it depends on the conversation)."""
     coach = runtime.coach
-    coach.cache.clear()
+    coach.vectors.clear()
     rng = random.Random(7)
     weights = [1 / (rank + 1) for rank in range(len(texts))]
     mix = rng.choices(texts, weights=weights, k=count)
@@ -91,7 +92,7 @@ async def repeated(runtime: Runtime, texts: list[str], count: int) -> dict[str, 
 async def concurrency(runtime: Runtime, texts: list[str], users: int, per_user: int) -> dict:
     """(4) simulated users sending questions through the async core at once."""
     coach = runtime.coach
-    coach.cache.clear()
+    coach.vectors.clear()
     latencies: list[float] = []
     lag = await _with_ticker(lambda: _users(coach.reply, texts, users, per_user, latencies))
     wall = lag.pop("wall")
