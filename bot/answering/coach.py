@@ -73,6 +73,10 @@ FALLBACK_UNKNOWN = 0.5
 # gives at most this probability of being off-topic. Chosen on the realistic dev split.
 SURELY_ON_TOPIC = 0.15
 WEAK_EVIDENCE = 0.70
+# At this probability of being about something else, a message is declined whatever it matches,
+# unless it names a chunk outright (a title or alias).
+SURELY_OFF_TOPIC = 0.85
+NAMED_OUTRIGHT = 0.85
 
 
 class Coach:
@@ -148,12 +152,12 @@ class Coach:
         hits: list[Hit],
         mode: Mode = Mode.COMBINED,
         qtype: QType = QType.OTHER,
-        off_topic: float = 1.0,
+        off_topic: float | None = None,
     ) -> Reply:
         """The reply for already-ranked hits (the eval ranks once and reads the hits too).
 
         `off_topic` is the intent model's probability that the message is about something else;
-        without it (1.0) only the retrieval evidence decides "not covered".
+        without it (None) only the retrieval evidence decides "not covered".
         """
         flag = self.red_flag(text, prepared, hits)
         if flag is not None:
@@ -165,13 +169,17 @@ class Coach:
             return self._progression(top.chunk, prepared, top.score)
         return self.answer(hits, prepared)
 
-    def covered(self, hits: list[Hit], mode: Mode, off_topic: float) -> bool:
+    def covered(self, hits: list[Hit], mode: Mode, off_topic: float | None) -> bool:
         """Whether the knowledge base answers this: clear retrieval evidence, or weaker evidence
         for a message the intent model is sure is about knees (casual, vague wording matches the
-        chunks' text loosely, yet nothing else explains it)."""
+        chunks' text loosely, yet nothing else explains it); never a message it is sure is not."""
         best_evidence = max(hit.evidence for hit in hits)
         cut = self.unknown_below.get(mode.value, FALLBACK_UNKNOWN)
-        if off_topic <= SURELY_ON_TOPIC and mode is Mode.COMBINED:
+        if off_topic is None or mode is not Mode.COMBINED:
+            return best_evidence >= cut
+        if off_topic >= SURELY_OFF_TOPIC and hits[0].name < NAMED_OUTRIGHT:
+            return False  # "my shoulder is stiff after bench": knee words do not make it ours
+        if off_topic <= SURELY_ON_TOPIC:
             cut = min(cut, WEAK_EVIDENCE)
         return best_evidence >= cut
 
