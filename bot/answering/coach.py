@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -16,7 +15,7 @@ from bot.answering.batching import MicroBatcher
 from bot.answering.examples import Examples
 from bot.answering.retrieval import WORD, Hit, Mode, Retriever, normalise
 from bot.answering.safety import SafetyCheck, SemanticSafety
-from bot.answering.understanding import IntentClassifier, LanguageCheck, QType
+from bot.answering.understanding import IntentClassifier, LanguageCheck, QType, variant_wanted
 from bot.compose import Composer, Rendered
 from bot.knowledge import Chunk, Kind, KnowledgeBase
 from bot.replies import Button, Reply, ReplyKind, Source
@@ -24,8 +23,6 @@ from bot.replies import Button, Reply, ReplyKind, Source
 log = logging.getLogger(__name__)
 
 # "Bridges are too easy now" asks for the harder variant; "too hard" for the easier one.
-HARDER = re.compile(r"\b(too easy|harder|next (step|level)|progress(ion)?|level up)\b")
-EASIER = re.compile(r"\b(too hard|too difficult|easier|regress(ion)?|can'?t (do|manage))\b")
 MAX_QUESTION_CHARS = 500  # embedded up to here (the rest adds no signal); safety reads it all
 VECTOR_CACHE_SIZE = 2048  # popular messages repeat: their embedding is kept
 ANSWER_MARGIN = 0.12  # other passages within this score of the best are named as related
@@ -207,9 +204,10 @@ class Coach:
         """The how-to, or its harder or easier variant when the message asks for one: the
         variant's own how-to when it is an exercise, else the variant's text up front."""
         label, wanted = "", None
-        if HARDER.search(prepared):
+        direction = variant_wanted(prepared)
+        if direction == "harder":
             label, wanted = "Harder", exercise.harder
-        if EASIER.search(prepared):
+        if direction == "easier":
             label, wanted = "Easier", exercise.easier
         variant = self.kb.get(wanted)
         if variant is not None and variant.kind is Kind.EXERCISE:

@@ -17,7 +17,7 @@ from bot import actions
 from bot.answering.coach import MAX_QUESTION_CHARS, Coach
 from bot.answering.dialogue import DialogueStore, State
 from bot.answering.retrieval import Hit
-from bot.answering.understanding import QUESTION, SMALL_TALK, QType, Understood
+from bot.answering.understanding import QUESTION, SMALL_TALK, QType, Understood, variant_wanted
 from bot.knowledge import Chunk, Kind
 from bot.privacy import user_ref
 from bot.replies import Reply, ReplyKind
@@ -84,7 +84,10 @@ def _conversational(
     if understood.command:
         return coach.command(understood.command, _time_in(text)), state
     if understood.follow_up and (state.exercise or state.topic):
-        reply = _follow_up(coach, understood.follow_up, state, hits)
+        follow_up = understood.follow_up
+        if follow_up in ("harder", "easier"):
+            follow_up = variant_wanted(text.lower()) or follow_up
+        reply = _follow_up(coach, follow_up, state, hits)
         return reply, _after(state, reply, coach.kb.get(_subject_of(reply)))
     return None
 

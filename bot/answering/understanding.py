@@ -86,6 +86,27 @@ def question_type(prepared: str) -> QType:
     return next((qtype for qtype, rule in QTYPE_GRAMMAR if rule.search(prepared)), QType.OTHER)
 
 
+# Which way a harder/easier request points. MiniLM puts "too easy" and "too hard" almost on top
+# of each other, so the model says *that* a variant is wanted and these words say which.
+HARDER = re.compile(
+    r"\btoo (easy|simple|light)\b|\b(harder|tougher|challeng\w*|advanced|level up|step it up)\b|"
+    r"\bmore (difficult|intense|challenging)\b|\bnext (step|level|one)\b|\bprogress(ion)?\b"
+)
+EASIER = re.compile(
+    r"\btoo (hard|difficult|tough|much|intense|heavy)\b|\b(easier|gentler|simpler|lighter)\b|"
+    r"\bless (intense|difficult|hard)\b|\bbeginners?\b|\bregress(ion)?\b|"
+    r"\b(can'?t|cannot) (do|manage|hold|finish)\b"
+)
+
+
+def variant_wanted(prepared: str) -> str | None:
+    """'harder' or 'easier' when the words say which way (and not both), else None."""
+    harder, easier = bool(HARDER.search(prepared)), bool(EASIER.search(prepared))
+    if harder == easier:
+        return None
+    return "harder" if harder else "easier"
+
+
 @dataclass(frozen=True)
 class Understood:
     intent: str  # "question", a small-talk intent, "affirm"/"deny", a follow-up or a command

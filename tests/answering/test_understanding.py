@@ -225,3 +225,30 @@ def test_a_two_class_intent_model_gives_the_sigmoid_probabilities(coach, tmp_pat
     model = fit_intents(two, two.vectors[:0], tmp_path)
     greeting = model.probabilities(two.vectors[two.labels.index("greeting")])
     assert greeting.sum() == pytest.approx(1.0) and greeting.argmax() == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "direction"),
+    [
+        ("its too easy", "harder"),
+        ("can i make it tougher", "harder"),
+        ("next level pls", "harder"),
+        ("way too hard for me", "easier"),
+        ("something less intense?", "easier"),
+        ("is there a beginner version", "easier"),
+        ("i cant do it", "easier"),
+        ("harder or easier, which first?", None),
+        ("how many reps", None),
+    ],
+)
+def test_the_words_say_which_way_a_variant_request_points(text, direction):
+    from bot.answering.understanding import variant_wanted
+
+    assert variant_wanted(text) == direction
+
+
+async def test_too_easy_after_a_how_to_puts_the_harder_version_first(chat, kb):
+    await chat.reply("u", "how do i do the side plank hip lift")
+    reply = await chat.reply("u", "its too easy")
+    first_lines = reply.text.splitlines()[:3]
+    assert any(kb.by_id("side-plank-hip-lift").harder[:40] in line for line in first_lines)
