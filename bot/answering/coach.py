@@ -15,7 +15,12 @@ from bot.answering.batching import MicroBatcher
 from bot.answering.examples import Examples
 from bot.answering.retrieval import WORD, Hit, Mode, Retriever, normalise
 from bot.answering.safety import SafetyCheck, SemanticSafety
-from bot.answering.understanding import IntentClassifier, LanguageCheck, QType, variant_wanted
+from bot.answering.understanding import (
+    IntentClassifier,
+    LanguageCheck,
+    Understood,
+    variant_wanted,
+)
 from bot.compose import Composer, Rendered
 from bot.knowledge import Chunk, Kind, KnowledgeBase
 from bot.replies import Button, Reply, ReplyKind, Source
@@ -66,10 +71,12 @@ def link(chunk: Chunk) -> Button:
 # Below this best-passage score a question is "not covered". Real values come from
 # bot/calibration.json, written by `kneebot eval --calibrate` from the labelled dev questions.
 FALLBACK_UNKNOWN = 0.5
-# Weaker evidence than the calibrated cut-off still answers a message that the intent model
-# gives at most this probability of being off-topic. Chosen on the realistic dev split.
+# Weaker evidence than the calibrated cut-off (down to WEAK_EVIDENCE) still answers a message
+# the intent model gives at most SURELY_ON_TOPIC probability of being off-topic. Chosen on the
+# realistic dev split (a looser rule answered more single questions but fewer follow-ups).
 SURELY_ON_TOPIC = 0.15
 WEAK_EVIDENCE = 0.70
+PARAPHRASE = 0.78  # cosine to a chunk's best view (often an example question) that is coverage
 # At this probability of being about something else, a message is declined whatever it matches,
 # unless it names a chunk outright (a title or alias).
 SURELY_OFF_TOPIC = 0.85
@@ -148,35 +155,35 @@ class Coach:
         prepared: str,
         hits: list[Hit],
         mode: Mode = Mode.COMBINED,
-        qtype: QType = QType.OTHER,
-        off_topic: float | None = None,
+        understood: Understood | None = None,
     ) -> Reply:
         """The reply for already-ranked hits (the eval ranks once and reads the hits too).
 
-        `off_topic` is the intent model's probability that the message is about something else;
-        without it (None) only the retrieval evidence decides "not covered".
+        Without `understood` (the old eval) only the retrieval evidence decides "not covered".
         """
         flag = self.red_flag(text, prepared, hits)
         if flag is not None:
             return self.safety_reply(flag, hits)
         top = hits[0]
-        if not self.covered(hits, mode, off_topic):
+        if not self.covered(hits, mode, understood):
             return self.unknown()
         if top.chunk.kind is Kind.EXERCISE:
             return self._progression(top.chunk, prepared, top.score)
         return self.answer(hits, prepared)
 
-    def covered(self, hits: list[Hit], mode: Mode, off_topic: float | None) -> bool:
+    def covered(self, hits: list[Hit], mode: Mode, understood: Understood | None) -> bool:
         """Whether the knowledge base answers this: clear retrieval evidence, or weaker evidence
         for a message the intent model is sure is about knees (casual, vague wording matches the
         chunks' text loosely, yet nothing else explains it); never a message it is sure is not."""
         best_evidence = max(hit.evidence for hit in hits)
         cut = self.unknown_below.get(mode.value, FALLBACK_UNKNOWN)
-        if off_topic is None or mode is not Mode.COMBINED:
+        if understood is None or mode is not Mode.COMBINED:
             return best_evidence >= cut
-        if off_topic >= SURELY_OFF_TOPIC and hits[0].name < NAMED_OUTRIGHT:
+        if max(hit.dense for hit in hits) >= PARAPHRASE:
+            return True  # all but a rewording of one of a chunk's own example questions
+        if understood.off_topic >= SURELY_OFF_TOPIC and hits[0].name < NAMED_OUTRIGHT:
             return False  # "my shoulder is stiff after bench": knee words do not make it ours
-        if off_topic <= SURELY_ON_TOPIC:
+        if understood.off_topic <= SURELY_ON_TOPIC:
             cut = min(cut, WEAK_EVIDENCE)
         return best_evidence >= cut
 

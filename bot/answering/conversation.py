@@ -114,9 +114,7 @@ def _question(
     understood: Understood,
 ) -> Reply:
     """A new question: declined when it is a close-sounding topic we do not cover."""
-    reply = coach.respond(
-        text, prepared, hits, qtype=understood.qtype, off_topic=understood.off_topic
-    )
+    reply = coach.respond(text, prepared, hits, understood=understood)
     if reply.kind is ReplyKind.UNKNOWN:
         return reply
     nearby = coach.nearby_topic(vector, hits)

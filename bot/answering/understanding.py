@@ -75,7 +75,11 @@ QTYPE_GRAMMAR: tuple[tuple[QType, re.Pattern[str]], ...] = tuple(
             r"\b(exercise|stretch) for\b",
         ),
         (QType.HOWTO, r"\bhow (to|do i|do you)\b|\b(form|steps?|instructions?|technique)\b"),
-        (QType.CAUSE, r"\b(why|cause[sd]?|reasons?|connected|linked|related|due to)\b"),
+        (
+            QType.CAUSE,
+            r"\b(why|cause[sd]?|reasons?|connected|linked|related|due to)\b|"
+            r"\b(to do with|because of|part in)\b",
+        ),
         (QType.DEFINITION, r"\b(what is|what's|whats|what are|meaning|define|mean)\b"),
     )
 )
@@ -157,7 +161,7 @@ class IntentClassifier:
         off_topic = (
             float(probabilities[self.labels.index(OFF_TOPIC)]) if OFF_TOPIC in self.labels else 0.0
         )
-        return Understood(intent, score, question_type(prepared), nearest, off_topic)
+        return Understood(str(intent), score, question_type(prepared), str(nearest), off_topic)
 
 
 @dataclass(frozen=True)
