@@ -51,6 +51,7 @@ EVERYDAY = [
     "my inner knee is tender a few centimetres below the joint line",
     "how do I push my knees out when I squat",
     "my knees collapse inward when I land",
+    "knee collapsing on landing from jumps",
     "my calves are sore after calf raises",
     "my kneecap pain came back after a week off",
     "does a side kick help my hips",
