@@ -19,7 +19,7 @@ INTENTS = {
     "greeting", "thanks", "goodbye", "capabilities", "affirm", "deny", "followup_harder",
     "followup_easier", "followup_dose", "followup_why", "followup_fix", "followup_show",
     "followup_more", "command_remind", "command_routine", "command_progress", "command_forget",
-    "question",
+    "question", "offtopic",
 }  # fmt: skip
 
 
@@ -88,8 +88,10 @@ def test_intents_have_enough_distinct_examples():
     examples = {item["intent"]: item["examples"] for item in data["intents"]}
     assert set(examples) == INTENTS
     for intent, items in examples.items():
-        # New questions need the widest spread, so k-NN does not pull them into small talk.
-        assert 15 <= len(items) <= (80 if intent == "question" else 40), intent
+        # New questions and off-topic need the widest spread, so the model does not pull them
+        # into small talk.
+        wide = intent in ("question", "offtopic")
+        assert 15 <= len(items) <= (80 if wide else 40), intent
     every = [str(item).lower() for items in examples.values() for item in items]
     assert len(set(every)) == len(every), "one example is filed under two intents"
 
