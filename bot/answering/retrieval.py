@@ -273,16 +273,16 @@ class Retriever:
         return best, text
 
     def intent(self, prepared: str) -> np.ndarray:
-        """+1 for chunks of the kind the question asks for, -1 against, 0 when unclear (and for
-        hubs)."""
+        """+1 for chunks of the kind the question asks for, -1 against (never for a hub), 0 when
+        unclear."""
         howto = bool(HOWTO_INTENT.search(prepared))
         why = bool(WHY_INTENT.search(prepared))
         if howto == why:
             return np.zeros(len(self.kb.chunks), dtype=np.float32)
         sign = 1.0 if howto else -1.0
         nudge = np.where(self._is_exercise, sign, -sign)
-        # A hub maps exercises and explanations alike: neither kind of question counts against it.
-        return np.where(self._is_hub, 0.0, nudge).astype(np.float32)
+        # A hub maps exercises and explanations alike: a how-to question does not count against it.
+        return np.where(self._is_hub, np.maximum(nudge, 0.0), nudge).astype(np.float32)
 
     def prefers(self, qtype: str | None) -> np.ndarray:
         """How much each chunk suits a question type (0 for no type)."""
