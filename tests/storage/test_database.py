@@ -145,9 +145,11 @@ async def test_two_processes_claiming_at_once_never_share_a_row(db: Database) ->
         await db.heartbeat(owner, NOW, timedelta(minutes=1))  # alive: its claims stay its own
         await both_connected.wait()
         taken: list[int] = []
-        while batch := await db.claim_deliveries(owner, NOW, 7):
+        while batch := await db.claim_deliveries(owner, NOW, 3):
             taken += [d.id for d in batch]
-            await asyncio.sleep(0)
+            # A pause between claims, as sending takes: SQLite's busy handler backs off for up
+            # to 100 ms, and without it one process could drain everything while the other waits.
+            await asyncio.sleep(0.005)
         return taken
 
     both_connected = asyncio.Barrier(2)
