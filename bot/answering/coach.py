@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -461,27 +461,6 @@ class Coach:
         buttons = [link(ex) for ex in exercises]
         sources = [Source(cause.id, cause.title, 1.0)]
         return self._reply(ReplyKind.ANSWER, rendered, sources, buttons, HUB_BUTTONS)
-
-    def alternatives(self, exercise: Chunk, without_kit: bool = False) -> Reply:
-        """Another exercise for the same muscles and causes (needing no kit when asked), with
-        the next best ones as buttons."""
-        mine = set(exercise.muscles) | set(exercise.addresses)
-        options = [
-            chunk
-            for chunk in self.kb.of_kind(Kind.EXERCISE)
-            if chunk.id != exercise.id and not (without_kit and chunk.equipment)
-        ]
-        ranked = sorted(
-            (c for c in options if mine & (set(c.muscles) | set(c.addresses))),
-            key=lambda c: -len(mine & (set(c.muscles) | set(c.addresses))),
-        )
-        if not ranked:
-            return self.topic("exercises-by-goal")
-        best, others = ranked[0], ranked[1 : MAX_BUTTONS - 1]
-        note = "the same muscles, no kit needed" if without_kit else "the same muscles"
-        reply = self.howto(best, variant_of=(f"Instead of {exercise.title}", note))
-        buttons = (*reply.buttons[:1], *(link(c) for c in others), *reply.buttons[1:])
-        return replace(reply, buttons=buttons[:MAX_BUTTONS])
 
     def unknown(self) -> Reply:
         """Say plainly that this is not covered, and what the bot can do."""

@@ -17,14 +17,7 @@ from bot import actions
 from bot.answering.coach import MAX_QUESTION_CHARS, Coach
 from bot.answering.dialogue import DialogueStore, State
 from bot.answering.retrieval import Hit
-from bot.answering.understanding import (
-    NO_KIT,
-    QUESTION,
-    SMALL_TALK,
-    QType,
-    Understood,
-    variant_wanted,
-)
+from bot.answering.understanding import QUESTION, SMALL_TALK, QType, Understood, variant_wanted
 from bot.knowledge import Chunk, Kind
 from bot.privacy import user_ref
 from bot.replies import Reply, ReplyKind
@@ -94,7 +87,7 @@ def _conversational(
         follow_up = understood.follow_up
         if follow_up in ("harder", "easier"):
             follow_up = variant_wanted(text.lower()) or follow_up
-        reply = _follow_up(coach, follow_up, state, hits, text)
+        reply = _follow_up(coach, follow_up, state, hits)
         return reply, _after(state, reply, coach.kb.get(_subject_of(reply)))
     return None
 
@@ -128,9 +121,8 @@ def _question(
     return coach.not_covered(nearby) if nearby is not None else reply
 
 
-def _follow_up(coach: Coach, name: str, state: State, hits: list[Hit], text: str = "") -> Reply:
-    """harder / easier / dose / why / fix / show / more / other, about what the conversation is
-    on."""
+def _follow_up(coach: Coach, name: str, state: State, hits: list[Hit]) -> Reply:
+    """harder / easier / dose / why / fix / show / more, about what the conversation is on."""
     named = hits[0].chunk if hits[0].name >= NAMED else None
     exercise = named if named and named.kind is Kind.EXERCISE else coach.kb.get(state.exercise)
     topic = named or coach.kb.get(state.topic) or exercise
@@ -143,8 +135,6 @@ def _follow_up(coach: Coach, name: str, state: State, hits: list[Hit], text: str
     )
     if name in ("harder", "easier") and exercise is not None:
         return _variant(coach, exercise, name)
-    if name == "other" and exercise is not None:
-        return coach.alternatives(exercise, without_kit=bool(NO_KIT.search(text.lower())))
     if name == "dose":
         return coach.dose(exercise) if on_exercise else coach.topic("how-often-to-train")
     if name == "show" and exercise is not None:

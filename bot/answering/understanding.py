@@ -26,7 +26,7 @@ QUESTION = "question"
 OFF_TOPIC = "offtopic"  # about something else; nearby_topics.yaml's examples join this class
 SMALL_TALK = frozenset({"greeting", "thanks", "goodbye", "capabilities"})
 FOLLOW_UPS = frozenset(
-    {"harder", "easier", "dose", "why", "fix", "show", "more", "other"}
+    {"harder", "easier", "dose", "why", "fix", "show", "more"}
 )  # the `followup_<name>` intents
 COMMANDS = frozenset({"remind", "routine", "progress", "forget"})  # `command_<name>` intents
 ANSWERS = frozenset({"affirm", "deny"})
@@ -100,13 +100,6 @@ EASIER = re.compile(
     r"\btoo (hard|difficult|tough|much|intense|heavy)\b|\b(easier|gentler|simpler|lighter)\b|"
     r"\bless (intense|difficult|hard)\b|\bbeginners?\b|\bregress(ion)?\b|"
     r"\b(can'?t|cannot) (do|manage|hold|finish)\b"
-)
-
-
-# "I don't have a band": an alternative must then need no kit.
-NO_KIT = re.compile(
-    r"\b(do ?n[o']?t|dont|no|without|cant|can't|cannot)\b.{0,25}\b(have|own|got|get|"
-    r"band|step|bench|weights?|dumbbells?|roller|equipment|kit|gym)\b"
 )
 
 
