@@ -68,13 +68,15 @@ class Database(
         Replicas start together: on PostgreSQL an advisory lock, on SQLite a lock file beside
         the database, lets one process migrate while the others wait and then find it done.
         """
-        await self.check_integrity()
         if self.dialect == "postgresql":
             async with self.engine.begin() as conn:
                 await conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
                 await conn.run_sync(_upgrade_head)
             return
+        # The check runs under the lock too: a replica mid-migration must not make a healthy
+        # file look damaged ("database is locked").
         with await asyncio.to_thread(_file_lock, self.engine.url.database):
+            await self.check_integrity()
             async with self.engine.begin() as conn:
                 await conn.run_sync(_upgrade_head)
 
@@ -86,12 +88,18 @@ class Database(
             async with self.engine.connect() as conn:
                 found = (await conn.execute(sa.text("PRAGMA quick_check"))).scalars().all()
         except sa.exc.DatabaseError as exc:
+            if _busy(exc):
+                raise  # another process holds the file too long: busy, not damaged
             raise DatabaseDamaged(_damaged(self.engine.url.database, str(exc.orig))) from None
         if found != ["ok"]:
             raise DatabaseDamaged(_damaged(self.engine.url.database, "; ".join(found[:3])))
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def _busy(exc: sa.exc.DatabaseError) -> bool:
+    return any(word in str(exc.orig).lower() for word in ("database is locked", "busy"))
 
 
 def _damaged(path: str, detail: str) -> str:
@@ -126,10 +134,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     what "never sent twice" rests on; it costs one WAL fsync per commit (a few per reminder).
     """
     cursor = dbapi_connection.cursor()
+    # The wait first: switching a new file to WAL needs a lock that a replica migrating at the
+    # same moment may hold, and without a busy timeout SQLite fails at once ("locked").
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 

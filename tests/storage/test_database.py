@@ -299,3 +299,19 @@ async def test_a_database_file_with_scrambled_pages_is_a_clear_start_up_error(
     with pytest.raises(DatabaseDamaged, match="damaged"):
         await damaged.migrate()
     await damaged.close()
+
+
+async def test_a_start_waits_for_another_process_holding_a_new_file(tmp_path: Path) -> None:
+    import sqlite3
+    import threading
+
+    path = tmp_path / "kneebot.sqlite3"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE elsewhere (x)")
+    other.execute("BEGIN EXCLUSIVE")  # a replica mid-write, before the file is WAL
+    threading.Timer(0.5, lambda: other.execute("COMMIT")).start()
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    await database.migrate()  # switching to WAL waits for the lock instead of "locked"
+    assert await database.delivery_counts() == {}
+    await database.close()
+    other.close()
