@@ -13,13 +13,17 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from pydantic import SecretStr
 from telegram.ext import Application
 
 from bot.app import Runtime
 from bot.channels.telegram import build_application, serve
+from bot.clock import Clock
 from bot.config import Settings
 from bot.devtools.botapi_stub import BotApiStub, Call
+from bot.storage.database import Database
+from tests.support.clock import FakeClock
 
 _user_ids = itertools.count(5001)
 _group_ids = itertools.count(1)
@@ -39,11 +43,17 @@ def telegram_settings(base: Settings, stub: BotApiStub, **overrides: Any) -> Set
 
 @asynccontextmanager
 async def running_bot(
-    stub: BotApiStub, runtime: Runtime, settings: Settings, **overrides: Any
+    stub: BotApiStub,
+    runtime: Runtime,
+    settings: Settings,
+    db: Database | None = None,
+    clock: Clock | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[Application]:
-    """The real Application served exactly as `kneebot run` serves it, stopped on exit."""
+    """The real Application served exactly as `kneebot run` serves it, stopped on exit; with a
+    database and a clock of the test's own when given."""
     settings = telegram_settings(settings, stub, **overrides)
-    application = build_application(settings, runtime)
+    application = build_application(settings, runtime, db=db, clock=clock)
     stop = asyncio.Event()
     started = stub.mark()
     task = asyncio.create_task(serve(application, settings, stop))
@@ -60,6 +70,37 @@ async def running_bot(
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=15)
+
+
+# Imported into a test module, these two give it `stub` and `db` for the whole module (its bot
+# keeps running between tests). Named fixtures: the module's tests take `stub` and `db`.
+@pytest_asyncio.fixture(scope="module", loop_scope="module", name="stub")
+async def module_botapi() -> AsyncIterator[BotApiStub]:
+    """One Bot API stub for a whole module."""
+    stub = BotApiStub()
+    await stub.start()
+    yield stub
+    await stub.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", name="db")
+async def module_db(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
+    """One SQLite database for a whole module, migrated."""
+    database = Database.from_settings(Settings(KNEEBOT_DATA_DIR=tmp_path_factory.mktemp("tg")))
+    await database.migrate()
+    yield database
+    await database.close()
+
+
+async def fire(
+    app: Application, clock: FakeClock, stub: BotApiStub, chat: TgChat, **ahead: float
+) -> Call:
+    """Move the clock past the reminder time and wait for the reminder to arrive."""
+    since = stub.mark()
+    clock.advance(**ahead)
+    app.bot_data["reminders"].dispatcher.wake()
+    (message,) = await stub.wait_for("sendMessage", lambda c: c.chat_id == chat.id, since=since)
+    return message
 
 
 @pytest.fixture

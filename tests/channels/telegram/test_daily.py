@@ -14,7 +14,6 @@ import pytest_asyncio
 from telegram.ext import Application
 
 from bot.app import Runtime
-from bot.channels.telegram import build_application, serve
 from bot.coaching.assessment import load_questionnaire, starter_profile
 from bot.coaching.builder import Routine, build_routine
 from bot.config import Settings
@@ -23,27 +22,19 @@ from bot.knowledge import KnowledgeBase
 from bot.reminders.schedule import ALL_DAYS, WEEKDAYS
 from bot.storage.database import Database
 from tests.support.clock import FakeClock
-from tests.support.telegram import TgChat, group_chat, private_chat, telegram_settings
+from tests.support.telegram import (  # noqa: F401 - `stub`, `db`
+    TgChat,
+    fire,
+    group_chat,
+    module_botapi,
+    module_db,
+    private_chat,
+    running_bot,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 FRIDAY = datetime(2025, 3, 28, 12, 0, tzinfo=UTC)  # a training day of the starter plan
 TUESDAY = datetime(2025, 3, 25, 6, 0, tzinfo=UTC)  # a rest day of the starter plan (Mon/Wed/Fri)
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def stub() -> AsyncIterator[BotApiStub]:
-    server = BotApiStub()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def db(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
-    database = Database.from_settings(Settings(KNEEBOT_DATA_DIR=tmp_path_factory.mktemp("daily")))
-    await database.migrate()
-    yield database
-    await database.close()
 
 
 @pytest.fixture(scope="module")
@@ -61,27 +52,11 @@ async def app(
     stub: BotApiStub, runtime: Runtime, settings: Settings, db: Database, clock: FakeClock
 ) -> AsyncIterator[Application]:
     # The hold timer runs 100 times faster: a 30 s hold takes 0.3 s.
-    settings = telegram_settings(settings, stub, timer_speed=100.0)
-    application = build_application(settings, runtime, db=db, clock=clock)
-    stop = asyncio.Event()
-    since = stub.mark()
-    task = asyncio.create_task(serve(application, settings, stop))
-    await stub.wait_for("deleteWebhook", since=since, timeout=30)
-    yield application
-    stop.set()
-    await asyncio.wait_for(task, timeout=15)
+    async with running_bot(stub, runtime, settings, db, clock, timer_speed=100.0) as application:
+        yield application
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-async def fire(app: Application, clock: FakeClock, stub: BotApiStub, chat: TgChat, **ahead) -> Call:
-    """Move the clock past the reminder time and wait for the reminder."""
-    since = stub.mark()
-    clock.advance(**ahead)
-    app.bot_data["reminders"].dispatcher.wake()
-    (message,) = await stub.wait_for("sendMessage", lambda c: c.chat_id == chat.id, since=since)
-    return message
 
 
 async def quiet(app: Application, clock: FakeClock, stub: BotApiStub, chat: TgChat, **ahead):

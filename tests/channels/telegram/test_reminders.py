@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import matplotlib.image
@@ -18,52 +17,24 @@ import pytest_asyncio
 from telegram.ext import Application
 
 from bot.app import Runtime
-from bot.channels.telegram import build_application, serve
 from bot.config import Settings
 from bot.devtools.botapi_stub import BotApiStub, Call
 from bot.reminders.progress import PNG_SIGNATURE
 from bot.storage.database import Database
 from tests.support.clock import FakeClock
-from tests.support.telegram import TgChat, group_chat, member, private_chat, telegram_settings
-
-
-@asynccontextmanager
-async def running(
-    stub: BotApiStub, runtime: Runtime, settings: Settings, db: Database, clock: FakeClock
-) -> AsyncIterator[Application]:
-    """`kneebot run` in-process, with our database and clock handed to the application."""
-    settings = telegram_settings(settings, stub)
-    application = build_application(settings, runtime, db=db, clock=clock)
-    stop = asyncio.Event()
-    since = stub.mark()
-    task = asyncio.create_task(serve(application, settings, stop))
-    # Polling starts right after deleteWebhook; its first long poll only returns with updates.
-    await stub.wait_for("deleteWebhook", since=since, timeout=30)
-    try:
-        yield application
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=15)
-
+from tests.support.telegram import (  # noqa: F401 - `stub`, `db`
+    TgChat,
+    fire,
+    group_chat,
+    member,
+    module_botapi,
+    module_db,
+    private_chat,
+    running_bot,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 START = datetime(2025, 3, 28, 12, 0, tzinfo=UTC)  # a Friday, noon UTC
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def stub() -> AsyncIterator[BotApiStub]:
-    server = BotApiStub()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def db(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
-    database = Database.from_settings(Settings(KNEEBOT_DATA_DIR=tmp_path_factory.mktemp("tg")))
-    await database.migrate()
-    yield database
-    await database.close()
 
 
 @pytest.fixture(scope="module")
@@ -81,19 +52,8 @@ def _restart_the_day(clock: FakeClock) -> None:
 async def app(
     stub: BotApiStub, runtime: Runtime, settings: Settings, db: Database, clock: FakeClock
 ) -> AsyncIterator[Application]:
-    async with running(stub, runtime, settings, db, clock) as application:
+    async with running_bot(stub, runtime, settings, db, clock) as application:
         yield application
-
-
-async def fire(
-    app: Application, clock: FakeClock, stub: BotApiStub, chat: TgChat, **ahead: float
-) -> Call:
-    """Move the clock past the reminder time and wait for the reminder to arrive."""
-    since = stub.mark()
-    clock.advance(**ahead)
-    app.bot_data["reminders"].dispatcher.wake()
-    (message,) = await stub.wait_for("sendMessage", lambda c: c.chat_id == chat.id, since=since)
-    return message
 
 
 async def forge(chat: TgChat, call: Call, data: str) -> list[Call]:
