@@ -158,6 +158,14 @@ class Chunk(BaseModel):
             raise ValueError("contains an empty item")
         return value
 
+    @field_validator("triggers")
+    @classmethod
+    def _triggers_need_words(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # A rule of "!word" groups only would fire on every message without those words.
+        if any(all(group.startswith("!") for group in rule.split()) for rule in value):
+            raise ValueError("has a rule with only '!' (none of) groups")
+        return value
+
     @field_validator("questions")
     @classmethod
     def _questions_are_distinct(cls, value: tuple[str, ...]) -> tuple[str, ...]:

@@ -111,6 +111,13 @@ def test_every_chunk_has_example_questions():
         assert 6 <= len(chunk.questions) <= 10, chunk.id
 
 
+def test_a_trigger_of_none_of_groups_only_is_rejected(tmp_path):
+    directory = _copy(tmp_path)
+    _break(directory / "red-flags-injury.md", "triggers:\n", 'triggers:\n  - "!in|inward"\n')
+    with pytest.raises(KnowledgeError, match=r"red-flags-injury\.md: field 'triggers'.*only '!'"):
+        load_knowledge(directory)
+
+
 def test_blank_example_question_names_file_and_field(tmp_path):
     directory = _copy(tmp_path)
     _break(directory / "clamshell.md", "questions:\n", 'questions:\n  - "  "\n')

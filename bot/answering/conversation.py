@@ -58,7 +58,7 @@ def turn(
         return reply
     reply = _question(coach, text, prepared, vector, hits, understood)
     if reply.kind is ReplyKind.UNKNOWN:
-        reply = _unclear(coach, understood, state, hits) or reply
+        reply = _declined(coach, vector, hits) or _unclear(coach, understood, state, hits) or reply
     subject = coach.kb.get(reply.sources[0].id) if reply.sources else None
     return reply, _after(state, reply, subject)
 
@@ -90,6 +90,13 @@ def _conversational(
         reply = _follow_up(coach, follow_up, state, hits)
         return reply, _after(state, reply, coach.kb.get(_subject_of(reply)))
     return None
+
+
+def _declined(coach: Coach, vector: np.ndarray, hits: list[Hit]) -> Reply | None:
+    """A close-sounding topic we do not cover is not read as a follow-up on the current topic
+    ("also my shoulder is stiff" after a calf stretch): it gets its own note."""
+    nearby = coach.nearby_topic(vector, hits)
+    return coach.not_covered(nearby) if nearby is not None else None
 
 
 def _unclear(coach: Coach, understood: Understood, state: State, hits: list[Hit]) -> Reply | None:

@@ -33,13 +33,16 @@ class Trigger:
     "pop|popped swell|swollen" matches "it popped and swelled up" but not "pop music".
     Words match in any form ("swell" matches "swelling"); a word written "=locked" matches
     only itself, for when the base form means something else ("lock your knees" is a cue).
+    A group written "!in|inward" must have none of its words: "buckle !in|inward" is a knee
+    giving way, while "knees buckle inward" describes the valgus itself.
     """
 
     groups: tuple[frozenset[str], ...]
     chunk: Chunk
+    unless: frozenset[str] = frozenset()
 
     def matches(self, stems: set[str]) -> bool:
-        return all(group & stems for group in self.groups)
+        return all(group & stems for group in self.groups) and not self.unless & stems
 
 
 class SafetyCheck:
@@ -49,11 +52,17 @@ class SafetyCheck:
         self._stemmer = Stemmer.Stemmer("english")
         self.dense_threshold = dense_threshold
         self.triggers = [
-            Trigger(self._groups(rule), chunk) for chunk in kb.chunks for rule in chunk.triggers
+            self._trigger(rule, chunk) for chunk in kb.chunks for rule in chunk.triggers
         ]
 
-    def _groups(self, rule: str) -> tuple[frozenset[str], ...]:
-        return tuple(frozenset(map(self._word, group.split("|"))) for group in rule.split())
+    def _trigger(self, rule: str, chunk: Chunk) -> Trigger:
+        groups = rule.split()
+        wanted = [self._group(group) for group in groups if not group.startswith("!")]
+        unless = [self._group(group[1:]) for group in groups if group.startswith("!")]
+        return Trigger(tuple(wanted), chunk, frozenset().union(*unless))
+
+    def _group(self, group: str) -> frozenset[str]:
+        return frozenset(map(self._word, group.split("|")))
 
     def _word(self, word: str) -> str:
         return word if word.startswith("=") else self._stemmer.stemWord(word)

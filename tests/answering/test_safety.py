@@ -56,6 +56,8 @@ EVERYDAY = [
     "my kneecap pain came back after a week off",
     "does a side kick help my hips",
     "my hips feel weak, will it get better",
+    "my knees buckle inward on jumps",
+    "my knee is wobbly and goes in on step downs",
 ]
 
 
@@ -71,6 +73,16 @@ async def test_red_flag_routes_to_a_professional(coach, text, chunk_id):
 async def test_everyday_question_is_not_alarmed(coach, text):
     reply = await coach.reply(text)
     assert reply.kind is not ReplyKind.SAFETY
+
+
+def test_a_none_of_group_keeps_a_rule_off(coach):
+    # "buckle !in|inward|…": buckling is a knee giving way unless it says which way it went.
+    buckled = coach.safety.stems("my knee buckled on the stairs")
+    inward = coach.safety.stems("my knees buckle inward when i land")
+    rules = [t for t in coach.safety.triggers if t.unless]
+    assert rules, "the knowledge base has rules with a none-of group"
+    assert any(t.matches(buckled) for t in rules)
+    assert not any(t.matches(inward) for t in rules)
 
 
 def test_exact_words_do_not_match_other_forms(coach):
