@@ -164,9 +164,13 @@ class Coach:
         flag = self.red_flag(text, prepared, hits)
         if flag is not None:
             return self.safety_reply(flag, hits)
-        top = hits[0]
         if not self.covered(hits, mode, understood):
             return self.unknown()
+        return self.matched(hits, prepared)
+
+    def matched(self, hits: list[Hit], prepared: str) -> Reply:
+        """The reply from the best hit: its how-to for an exercise, else an answer."""
+        top = hits[0]
         if top.chunk.kind is Kind.EXERCISE:
             return self._progression(top.chunk, prepared, top.score)
         return self.answer(hits, prepared)
@@ -450,16 +454,25 @@ class Coach:
             ReplyKind.HOWTO, rendered, [Source(exercise.id, exercise.title, 1.0)], buttons
         )
 
-    def fixes(self, cause: Chunk) -> Reply:
-        """The exercises that address a cause, one button each."""
-        exercises = [ex for ex in self.kb.of_kind(Kind.EXERCISE) if cause.id in ex.addresses]
+    def fixes(self, topic: Chunk) -> Reply:
+        """The exercises for a topic, one button each: those that address a cause, else the
+        topic's related exercises; the fix-it hub when it has none."""
+        if topic.kind is Kind.CAUSE:
+            exercises = [ex for ex in self.kb.of_kind(Kind.EXERCISE) if topic.id in ex.addresses]
+        else:
+            exercises = [
+                c for c in map(self.kb.get, topic.related) if c and c.kind is Kind.EXERCISE
+            ]
         if not exercises:
             return self.topic(FIX_HUB)
         rendered = self.composer.render(
-            "fix.j2", cause=cause, exercises=[f"{ex.title} — {ex.summary}" for ex in exercises[:5]]
+            "fix.j2",
+            topic=topic,
+            cause=topic.kind is Kind.CAUSE,
+            exercises=[f"{ex.title} — {ex.summary}" for ex in exercises[:5]],
         )
         buttons = [link(ex) for ex in exercises]
-        sources = [Source(cause.id, cause.title, 1.0)]
+        sources = [Source(topic.id, topic.title, 1.0)]
         return self._reply(ReplyKind.ANSWER, rendered, sources, buttons, HUB_BUTTONS)
 
     def unknown(self) -> Reply:

@@ -14,10 +14,17 @@ from dataclasses import replace
 import numpy as np
 
 from bot import actions
-from bot.answering.coach import MAX_QUESTION_CHARS, Coach
+from bot.answering.coach import FIX_HUB, MAX_QUESTION_CHARS, Coach
 from bot.answering.dialogue import DialogueStore, State
-from bot.answering.retrieval import Hit
-from bot.answering.understanding import QUESTION, SMALL_TALK, QType, Understood, variant_wanted
+from bot.answering.retrieval import Hit, content_words
+from bot.answering.understanding import (
+    QUESTION,
+    SMALL_TALK,
+    QType,
+    Understood,
+    asks_time_to_results,
+    variant_wanted,
+)
 from bot.knowledge import Chunk, Kind
 from bot.privacy import user_ref
 from bot.replies import Reply, ReplyKind
@@ -30,6 +37,15 @@ RELEASES_SAFETY = frozenset({QType.CAUSE, QType.DEFINITION})
 # "remind me at 7am", "every day at 18:30": the time is a slot of the command, not its intent.
 TIME = re.compile(r"\b(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?(?!\d)")
 NAMED = 0.85  # a follow-up that names another chunk this clearly is about that chunk
+TIME_TO_RESULTS_TOPIC = "how-long-to-improve"
+# A follow-up with nothing to follow is about knee valgus in general.
+GENERAL_TOPIC = {"fix": FIX_HUB, "dose": "how-often-to-train", "why": "causes-at-a-glance"}
+SURELY_ABOUT_KNEES = 0.05  # the intent model's off-topic probability at or below which…
+BEST_GUESS_EVIDENCE = 0.55  # …this much evidence answers a first message rather than declining
+# Words that point at an exercise without describing it: "show me that one, pls".
+POINTING = frozenset({"one", "ones", "yeah", "yes", "ok", "okay", "pls", "plz", "go", "then"})
+# "ok, fine thanks" after a warning is an acknowledgement, not a question.
+ACKNOWLEDGE = frozenset({"affirm", "deny"})
 
 
 def turn(
@@ -58,13 +74,18 @@ def turn(
         return reply
     reply = _question(coach, text, prepared, vector, hits, understood)
     if reply.kind is ReplyKind.UNKNOWN:
-        reply = _declined(coach, vector, hits) or _unclear(coach, understood, state, hits) or reply
+        reply = (
+            _declined(coach, vector, hits)
+            or _unclear(coach, understood, state, hits)
+            or _without_context(coach, understood, state, prepared, hits)
+            or reply
+        )
     subject = coach.kb.get(reply.sources[0].id) if reply.sources else None
     return reply, _after(state, reply, subject)
 
 
 def _keeps_safety(understood: Understood) -> bool:
-    if understood.intent in SMALL_TALK or understood.command or understood.intent == "deny":
+    if understood.intent in SMALL_TALK or understood.command or understood.intent in ACKNOWLEDGE:
         return False
     return bool(understood.follow_up) or understood.qtype not in RELEASES_SAFETY
 
@@ -83,11 +104,14 @@ def _conversational(
         return coach.small_talk(intent), state
     if understood.command:
         return coach.command(understood.command, _time_in(text)), state
-    if understood.follow_up and (state.exercise or state.topic):
-        follow_up = understood.follow_up
+    follow_up = understood.follow_up or _variant_asked(text, state, hits)
+    if follow_up and (state.exercise or state.topic):
+        if asks_time_to_results(text.lower()):
+            reply = coach.topic(TIME_TO_RESULTS_TOPIC)
+            return reply, _after(state, reply, coach.kb.get(TIME_TO_RESULTS_TOPIC))
         if follow_up in ("harder", "easier"):
             follow_up = variant_wanted(text.lower()) or follow_up
-        reply = _follow_up(coach, follow_up, state, hits)
+        reply = _follow_up(coach, follow_up, state, hits, text)
         return reply, _after(state, reply, coach.kb.get(_subject_of(reply)))
     return None
 
@@ -97,6 +121,30 @@ def _declined(coach: Coach, vector: np.ndarray, hits: list[Hit]) -> Reply | None
     ("also my shoulder is stiff" after a calf stretch): it gets its own note."""
     nearby = coach.nearby_topic(vector, hits)
     return coach.not_covered(nearby) if nearby is not None else None
+
+
+def _without_context(
+    coach: Coach, understood: Understood, state: State, prepared: str, hits: list[Hit]
+) -> Reply | None:
+    """A first message that leans on context it does not have: "ok so how do i fix it" is about
+    knee valgus in general; a vague one the intent model is sure is about knees gets the best
+    match rather than "not covered"."""
+    if state.topic or state.exercise:
+        return None
+    general = coach.kb.get(GENERAL_TOPIC.get(understood.follow_up or ""))
+    if general is not None:
+        return coach.topic(general.id)
+    if understood.off_topic <= SURELY_ABOUT_KNEES and hits[0].evidence >= BEST_GUESS_EVIDENCE:
+        return coach.matched(hits, prepared)
+    return None
+
+
+def _variant_asked(text: str, state: State, hits: list[Hit]) -> str | None:
+    """ "Too hard, my knee wobbles everywhere" right after a how-to: the easier version, though
+    the rest of the message reads like a new question."""
+    if state.reply_kind != ReplyKind.HOWTO.value or not state.exercise or hits[0].name >= NAMED:
+        return None
+    return variant_wanted(text.lower())
 
 
 def _unclear(coach: Coach, understood: Understood, state: State, hits: list[Hit]) -> Reply | None:
@@ -128,7 +176,7 @@ def _question(
     return coach.not_covered(nearby) if nearby is not None else reply
 
 
-def _follow_up(coach: Coach, name: str, state: State, hits: list[Hit]) -> Reply:
+def _follow_up(coach: Coach, name: str, state: State, hits: list[Hit], text: str = "") -> Reply:
     """harder / easier / dose / why / fix / show / more, about what the conversation is on."""
     named = hits[0].chunk if hits[0].name >= NAMED else None
     exercise = named if named and named.kind is Kind.EXERCISE else coach.kb.get(state.exercise)
@@ -145,11 +193,23 @@ def _follow_up(coach: Coach, name: str, state: State, hits: list[Hit]) -> Reply:
     if name == "dose":
         return coach.dose(exercise) if on_exercise else coach.topic("how-often-to-train")
     if name == "show" and exercise is not None:
-        return coach.howto(exercise)
+        return coach.howto(_described(coach, exercise, topic, hits, text))
     if name == "fix" and topic is not None:
-        return coach.fixes(topic) if topic.kind is Kind.CAUSE else coach.topic("how-to-fix-it")
+        return coach.fixes(topic)
     subject = exercise if name == "why" and on_exercise else topic
     return coach.more(subject.id) if subject else coach.unknown()
+
+
+def _described(
+    coach: Coach, exercise: Chunk, topic: Chunk | None, hits: list[Hit], text: str
+) -> Chunk:
+    """Which of the exercises on the table "show me the lying down one" means: among the
+    current one and those the topic offers, the best match for the message's own words; the
+    current one when the message describes nothing ("show me")."""
+    if not set(content_words(text.lower()).split()) - POINTING:
+        return exercise
+    offered = {exercise.id, *(ex.id for ex in coach._exercises_for(topic or exercise))}
+    return next((hit.chunk for hit in hits if hit.chunk.id in offered), exercise)
 
 
 def _variant(coach: Coach, exercise: Chunk, name: str) -> Reply:

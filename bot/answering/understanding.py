@@ -61,6 +61,8 @@ QTYPE_GRAMMAR: tuple[tuple[QType, re.Pattern[str]], ...] = tuple(
         (QType.HOWTO, r"\bhow (do|should|can|would) (i|you|we) (do|perform)\b|\bhow to do\b"),
         # "could my feet be the reason…" asks for a cause, though it opens like "can I…"
         (QType.CAUSE, r"\b(caus(e|es|ed|ing)|reasons?|connected|linked|to blame)\b"),
+        # "what exercises should i be doing" asks for a list, though it says "should i"
+        (QType.CHOICE, r"\b(what|which|any|best|good|some)\b.*\b(exercises|stretches|drills)\b"),
         (
             QType.SAFE,
             r"\b(is it|is that|are they|is this) (safe|ok|okay|bad|fine|normal|good)\b|"
@@ -94,13 +96,26 @@ def question_type(prepared: str) -> QType:
 # of each other, so the model says *that* a variant is wanted and these words say which.
 HARDER = re.compile(
     r"\btoo (easy|simple|light)\b|\b(harder|tougher|challeng\w*|advanced|level up|step it up)\b|"
-    r"\bmore (difficult|intense|challenging)\b|\bnext (step|level|one)\b|\bprogress(ion)?\b"
+    r"\bmore (difficult|intense|challenging)\b|\bnext (step|level|one)\b|\bprogress(ion)?\b|"
+    r"\b(is|are|feels?|getting|got|now) (so |really |way )?(easy|boring)\b|\bwhats? next\b"
 )
 EASIER = re.compile(
     r"\btoo (hard|difficult|tough|much|intense|heavy)\b|\b(easier|gentler|simpler|lighter)\b|"
     r"\bless (intense|difficult|hard)\b|\bbeginners?\b|\bregress(ion)?\b|"
     r"\b(can'?t|cannot) (do|manage|hold|finish)\b"
 )
+
+
+# "How long until it works?" asks how long improvement takes, not how long to hold a stretch.
+TIME_TO_RESULTS = re.compile(
+    r"\bhow (soon|many weeks|many months)\b|\bwhen (will|do|does|should) (i|it|you)\b.*\b("
+    r"work|results?|better|improve|notice|see|change)|\bhow long\b.*\b(until|till|til|before|"
+    r"work\w*|fix\w*|results?|improve\w*|better|notice|difference|take|takes|change)\b"
+)
+
+
+def asks_time_to_results(prepared: str) -> bool:
+    return TIME_TO_RESULTS.search(prepared) is not None
 
 
 def variant_wanted(prepared: str) -> str | None:

@@ -252,3 +252,62 @@ async def test_too_easy_after_a_how_to_puts_the_harder_version_first(chat, kb):
     reply = await chat.reply("u", "its too easy")
     first_lines = reply.text.splitlines()[:3]
     assert any(kb.by_id("side-plank-hip-lift").harder[:40] in line for line in first_lines)
+
+
+async def test_too_hard_after_a_how_to_gets_the_easier_version_whatever_else_it_says(chat, kb):
+    await chat.reply("u", "how do i do a step down")
+    reply = await chat.reply("u", "too hard, my knee wobbles all over the place")
+    step_down = kb.by_id("step-down")
+    assert reply.kind is ReplyKind.HOWTO
+    easier = kb.get(step_down.easier)
+    if easier is not None and easier.kind.value == "exercise":
+        assert reply.sources[0].id == easier.id
+    else:
+        assert step_down.easier[:40] in reply.text
+
+
+async def test_show_me_the_described_one_picks_it_among_the_offered_exercises(chat, kb):
+    await chat.reply("u", "how do i do the side plank hip lift")
+    offered = {ex.id for ex in chat.coach._exercises_for(kb.by_id("side-plank-hip-lift"))}
+    assert "side-lying-hip-abduction" in offered
+    reply = await chat.reply("u", "show me the lying leg lift one")
+    assert reply.kind is ReplyKind.HOWTO
+    assert reply.sources[0].id == "side-lying-hip-abduction"
+    again = await chat.reply("u", "show me that one")
+    assert again.sources[0].id == "side-lying-hip-abduction"
+
+
+async def test_how_long_until_it_works_is_not_the_hold_time(chat):
+    await chat.reply("u", "how do i do a glute bridge")
+    reply = await chat.reply("u", "and how long till it actually works")
+    assert reply.sources[0].id == "how-long-to-improve"
+    hold = await chat.reply("u", "how long do i hold it at the top")
+    assert hold.sources[0].id != "how-long-to-improve"
+
+
+async def test_a_fix_follow_up_offers_the_topics_own_exercises(chat, kb):
+    await chat.reply("u", "whats a good running form if my knees cave")
+    topic = kb.by_id("running-gait")
+    reply = await chat.reply("u", "ok how do i fix that")
+    exercises = {c.id for c in map(kb.get, topic.related) if c and c.kind.value == "exercise"}
+    assert exercises
+    assert {button.action.split(":")[-1] for button in reply.buttons} & exercises
+
+
+async def test_a_follow_up_with_nothing_to_follow_is_about_valgus_in_general(coach):
+    reply = await Conversations(coach, MemoryDialogue()).reply("new", "ok so how do i fix it")
+    assert reply.sources[0].id == "how-to-fix-it"
+
+
+async def test_thanks_after_a_warning_is_acknowledged_and_the_stance_stays(chat):
+    await chat.reply("u", "my knee gave way on the stairs and now it is swollen")
+    thanks = await chat.reply("u", "ok fine thanks")
+    assert thanks.kind is ReplyKind.SMALLTALK
+    still = await chat.reply("u", "can i still do squats")
+    assert still.kind is ReplyKind.SAFETY
+
+
+async def test_an_off_topic_joint_mid_conversation_is_declined_not_followed_up(chat):
+    await chat.reply("u", "how do i stretch tight calves")
+    reply = await chat.reply("u", "oh and my elbow aches after tennis, any tips")
+    assert reply.kind is ReplyKind.UNKNOWN
