@@ -192,10 +192,16 @@ class Coach:
         return best_evidence >= cut
 
     def red_flag(
-        self, text: str, prepared: str, hits: list[Hit], vector: np.ndarray | None = None
+        self,
+        text: str,
+        prepared: str,
+        hits: list[Hit],
+        vector: np.ndarray | None = None,
+        subject: str = "",
     ) -> Chunk | None:
-        """A warning sign by the word rules over the whole message, else by meaning."""
-        flag = self.safety.red_flag([normalise(text), prepared], hits)
+        """A warning sign by the word rules over the whole message, else by meaning. `subject`
+        is who the conversation is about when the message does not say ("child")."""
+        flag = self.safety.red_flag([normalise(text), prepared, subject], hits)
         if flag is None and vector is not None and self.understanding is not None:
             flag = self.understanding.safety.red_flag(vector)
         return flag

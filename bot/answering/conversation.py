@@ -44,6 +44,8 @@ SURELY_ABOUT_KNEES = 0.05  # the intent model's off-topic probability at or belo
 BEST_GUESS_EVIDENCE = 0.55  # …this much evidence answers a first message rather than declining
 # Words that point at an exercise without describing it: "show me that one, pls".
 POINTING = frozenset({"one", "ones", "yeah", "yes", "ok", "okay", "pls", "plz", "go", "then"})
+# A topic's tag that names who the conversation is about.
+SUBJECTS = {"children": "child"}
 # "ok, fine thanks" after a warning is an acknowledgement, not a question.
 ACKNOWLEDGE = frozenset({"affirm", "deny"})
 
@@ -60,7 +62,7 @@ def turn(
         else Understood(QUESTION, 0.0, QType.OTHER)
     )
     hits = coach.retriever.rank(prepared, vector, qtype=understood.qtype.value)
-    flag = coach.red_flag(text, prepared, hits, vector)
+    flag = coach.red_flag(text, prepared, hits, vector, _subject(coach, state))
     if flag is not None:
         reply = coach.safety_reply(flag, hits)
         return reply, _after(state, reply, flag, safety=flag.id)
@@ -82,6 +84,13 @@ def turn(
         )
     subject = coach.kb.get(reply.sources[0].id) if reply.sources else None
     return reply, _after(state, reply, subject)
+
+
+def _subject(coach: Coach, state: State) -> str:
+    """Who the conversation is about, for the warning-sign rules: "hers is only on one side"
+    after a question about a toddler's knees is about a child."""
+    topic = coach.kb.get(state.topic)
+    return next((who for tag, who in SUBJECTS.items() if topic and tag in topic.tags), "")
 
 
 def _keeps_safety(understood: Understood) -> bool:

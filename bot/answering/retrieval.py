@@ -61,7 +61,7 @@ WHY_INTENT = re.compile(r"\b(why|cause[sd]?|reason|what is|what's|what are|mean|
 # "hub" is an overview that maps a whole area. Chosen on the dev splits.
 PREFERS: dict[str, dict[str, float]] = {
     "cause": {"cause": 1.0, "hub": 0.5, "overview": 0.3, "exercise": -1.0},
-    "choice": {"hub": 1.0, "exercise": 0.2, "cause": 0.2, "safety": -0.5},
+    "choice": {"hub": 2.0, "exercise": 0.2, "cause": 0.2, "safety": -0.5},
     "fix": {"hub": 0.6, "exercise": 0.5, "cause": 0.2, "safety": -0.5},
     "howto": {"exercise": 1.0, "hub": -0.3},
     "duration": {"faq": 1.0, "exercise": -0.5},
@@ -81,7 +81,8 @@ class Mode(StrEnum):
 class Weights:
     """How the three signals add up, chosen on the dev split of the eval (`kneebot eval`)."""
 
-    lexical: float = 0.9
+    lexical: float = 0.9  # in the evidence that decides "not covered"
+    rank_lexical: float = 0.7  # in the ranking: lower, so one shared word does not beat meaning
     name: float = 0.2
     intent: float = 0.15
     qtype: float = 0.08  # question-type preference (PREFERS), on top of the intent nudge
@@ -316,7 +317,7 @@ class Retriever:
             # A hub's own text is a list of everything it maps; its example questions say
             # what it is for, so a hub ranks by its best view.
             ranked = np.where(self._is_hub, dense, blended)
-            total = ranked + w.lexical * lexical * self._lexical_share + w.name * name
+            total = ranked + w.rank_lexical * lexical * self._lexical_share + w.name * name
         # Intent and the red-flag discount reorder candidates; they are not evidence of a match.
         if mode is Mode.COMBINED:
             total = total + w.intent * self.intent(prepared) - w.red_flag * self._is_red_flag

@@ -61,15 +61,26 @@ QTYPE_GRAMMAR: tuple[tuple[QType, re.Pattern[str]], ...] = tuple(
         (QType.HOWTO, r"\bhow (do|should|can|would) (i|you|we) (do|perform)\b|\bhow to do\b"),
         # "could my feet be the reason…" asks for a cause, though it opens like "can I…"
         (QType.CAUSE, r"\b(caus(e|es|ed|ing)|reasons?|connected|linked|to blame)\b"),
+        # "why should i care if…" asks why, though it goes on like "should i…"
+        (QType.CAUSE, r"^(but |so |and |ok )?why\b"),
+        # "would that affect my knees", "can tight calves be making them go in"
+        (
+            QType.CAUSE,
+            r"\b(affect\w*|matter)\b.*\bknees?\b|\bbe (why|behind|making)\b|"
+            r"\b(does|would|could) (that|it|this) (matter|affect)\b",
+        ),
         # "what exercises should i be doing" asks for a list, though it says "should i"
-        (QType.CHOICE, r"\b(what|which|any|best|good|some)\b.*\b(exercises|stretches|drills)\b"),
+        (
+            QType.CHOICE,
+            r"\b(what|which|any|best|good|some)\b.*\b(exercises|stretches|drills|moves)\b",
+        ),
         (
             QType.SAFE,
             r"\b(is it|is that|are they|is this) (safe|ok|okay|bad|fine|normal|good)\b|"
             r"\b(can|should|could) (i|we|he|she|my)\b|\b(safe|okay|ok) to\b|\bbad for\b|"
             r"\b(what|and) if\b.*\b(hurts?|pain\w*|aches?|sore)\b",
         ),
-        (QType.CHOICE, r"\b(exercises|stretches|drills|workouts)\b"),
+        (QType.CHOICE, r"\b(exercises|stretches|drills|workouts|moves)\b"),
         (
             QType.FIX,
             r"\b(fix|correct|treat|get rid|improve|stop|train|strengthen)\w*\b|"

@@ -23,6 +23,7 @@ RED_FLAGS = [
     ("knee pain at rest", "red-flags-medical"),
     ("my knee hurts even when I sit still", "red-flags-medical"),
     ("my knee gave out on the stairs", "red-flags-injury"),
+    ("came off my bike and can barely put weight on that leg", "red-flags-injury"),
     ("my knee buckled under me on the last rep", "red-flags-injury"),
     ("the knee keeps giving out when I turn", "red-flags-injury"),
     ("my kneecap popped out and back in", "red-flags-injury"),

@@ -311,3 +311,27 @@ async def test_an_off_topic_joint_mid_conversation_is_declined_not_followed_up(c
     await chat.reply("u", "how do i stretch tight calves")
     reply = await chat.reply("u", "oh and my elbow aches after tennis, any tips")
     assert reply.kind is ReplyKind.UNKNOWN
+
+
+async def test_a_warning_sign_about_the_child_the_conversation_is_about_is_caught(chat):
+    first = await chat.reply("u", "is it normal for a 3 year old to be knock kneed")
+    assert first.sources[0].id == "children-knock-knees"
+    reply = await chat.reply("u", "she limps a bit in the mornings though")
+    assert reply.kind is ReplyKind.SAFETY
+    assert reply.sources[0].id == "red-flags-children"
+
+
+@pytest.mark.parametrize(
+    ("text", "qtype"),
+    [
+        ("would weak glutes affect my knees", "cause"),
+        ("can stiff ankles be making my knees go in", "cause"),
+        ("why should i bother if it doesnt hurt", "cause"),
+        ("what exercises should i be doing for it", "choice"),
+        ("which moves are best for the outer hip", "choice"),
+    ],
+)
+def test_question_types_from_casual_wording(text, qtype):
+    from bot.answering.understanding import question_type
+
+    assert question_type(text) == qtype
