@@ -83,7 +83,8 @@ QTYPE_GRAMMAR: tuple[tuple[QType, re.Pattern[str]], ...] = tuple(
         (QType.CHOICE, r"\b(exercises|stretches|drills|workouts|moves)\b"),
         (
             QType.FIX,
-            r"\b(fix|correct|treat|get rid|improve|stop|train|strengthen)\w*\b|"
+            r"\b(fix|correct|treat|get rid|improve|stop|train|strengthen|remed|solv|counter)\w*\b|"
+            r"\b(sort|deal with|work on)\b|"
             r"\b(which|what|best|any|good) (exercise|stretch|drill|workout)\b|"
             r"\b(exercise|stretch) for\b",
         ),

@@ -22,6 +22,11 @@ from bot.config import PROJECT_ROOT
 THRESHOLD = 85.0  # rapidfuzz ratio (0-100) at or above which two texts count as near-duplicates
 DATA = Path(__file__).parent / "data"
 EVAL_FILES = (DATA / "realistic_messages.jsonl", DATA / "realistic_dialogues.jsonl")
+# A second writer's set (dev only): written apart from the first, it shows what tuning missed.
+SECOND_WRITER_FILES = (
+    DATA / "second_writer_messages.jsonl",
+    DATA / "second_writer_dialogues.jsonl",
+)
 KNOWLEDGE = PROJECT_ROOT / "knowledge"
 # The shared dev files sit next to the checkout (../shared), or next to the worktrees' parent.
 SHARED = next(
@@ -100,7 +105,9 @@ def overlaps(
 
 
 def check(
-    knowledge: Path = KNOWLEDGE, eval_files=EVAL_FILES, real_files=REAL_USER_FILES
+    knowledge: Path = KNOWLEDGE,
+    eval_files=EVAL_FILES + SECOND_WRITER_FILES,
+    real_files=REAL_USER_FILES,
 ) -> list[Overlap]:
     """All near-duplicates: eval vs product data, and either vs the real-user dev files."""
     eval_texts = [text for path in eval_files for text in jsonl_questions(path)]

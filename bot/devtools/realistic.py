@@ -20,6 +20,10 @@ from bot.replies import Reply
 DATA = Path(__file__).resolve().parent / "data"
 MESSAGES_FILE = DATA / "realistic_messages.jsonl"
 DIALOGUES_FILE = DATA / "realistic_dialogues.jsonl"
+# Written apart from the set above, by a second writer who saw the knowledge but not that set;
+# all of it is dev (tuned on), so it is reported with the dev split only.
+SECOND_MESSAGES = DATA / "second_writer_messages.jsonl"
+SECOND_DIALOGUES = DATA / "second_writer_dialogues.jsonl"
 # ../shared next to the clone, or next to the folder of worktrees the clone sits in.
 SHARED = next(
     (p / "shared" for p in PROJECT_ROOT.parents[:2] if (p / "shared").is_dir()),
@@ -168,6 +172,8 @@ async def evaluate(
 ) -> str:
     """The report over the realistic sets (this split) and, when present, the shared dev files."""
     sets = [("realistic " + (split or "all"), MESSAGES_FILE, DIALOGUES_FILE, split)]
+    if split != "test":
+        sets.append(("second writer (dev)", SECOND_MESSAGES, SECOND_DIALOGUES, None))
     if shared and SHARED_MESSAGES.exists() and SHARED_DIALOGUES.exists():
         sets.append(("shared real-user dev", SHARED_MESSAGES, SHARED_DIALOGUES, None))
     parts = []
