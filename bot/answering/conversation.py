@@ -40,12 +40,13 @@ NAMED = 0.85  # a follow-up that names another chunk this clearly is about that 
 TIME_TO_RESULTS_TOPIC = "how-long-to-improve"
 # A follow-up with nothing to follow is about knee valgus in general.
 GENERAL_TOPIC = {"fix": FIX_HUB, "dose": "how-often-to-train", "why": "causes-at-a-glance"}
+PROBABLY_ABOUT_KNEES = 0.2  # off-topic probability up to which a bare follow-up is about knees
 SURELY_ABOUT_KNEES = 0.05  # the intent model's off-topic probability at or below which…
 BEST_GUESS_EVIDENCE = 0.55  # …this much evidence answers a first message rather than declining
 # Words that point at an exercise without describing it: "show me that one, pls".
 POINTING = frozenset({"one", "ones", "yeah", "yes", "ok", "okay", "pls", "plz", "go", "then"})
 # A topic's tag that names who the conversation is about.
-SUBJECTS = {"children": "child"}
+SUBJECTS = {"children": "child knock knees"}
 # "ok, fine thanks" after a warning is an acknowledgement, not a question.
 ACKNOWLEDGE = frozenset({"affirm", "deny"})
 
@@ -87,8 +88,8 @@ def turn(
 
 
 def _subject(coach: Coach, state: State) -> str:
-    """Who the conversation is about, for the warning-sign rules: "hers is only on one side"
-    after a question about a toddler's knees is about a child."""
+    """Who and what the conversation is about, for the warning-sign rules: "hers is only on one
+    side" after a question about a toddler's knees is about a child's knock knees."""
     topic = coach.kb.get(state.topic)
     return next((who for tag, who in SUBJECTS.items() if topic and tag in topic.tags), "")
 
@@ -141,7 +142,7 @@ def _without_context(
     if state.topic or state.exercise:
         return None
     general = coach.kb.get(GENERAL_TOPIC.get(understood.follow_up or ""))
-    if general is not None:
+    if general is not None and understood.off_topic <= PROBABLY_ABOUT_KNEES:
         return coach.topic(general.id)
     if understood.off_topic <= SURELY_ABOUT_KNEES and hits[0].evidence >= BEST_GUESS_EVIDENCE:
         return coach.matched(hits, prepared)
@@ -181,6 +182,8 @@ def _question(
     reply = coach.respond(text, prepared, hits, understood=understood)
     if reply.kind is ReplyKind.UNKNOWN:
         return reply
+    if hits[0].chunk.kind is Kind.EXERCISE and asks_time_to_results(prepared):
+        return coach.topic(TIME_TO_RESULTS_TOPIC)  # "clams for a week and nothing's changed"
     nearby = coach.nearby_topic(vector, hits)
     return coach.not_covered(nearby) if nearby is not None else reply
 

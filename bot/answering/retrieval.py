@@ -85,7 +85,7 @@ class Weights:
     rank_lexical: float = 0.7  # in the ranking: lower, so one shared word does not beat meaning
     name: float = 0.2
     intent: float = 0.15
-    qtype: float = 0.08  # question-type preference (PREFERS), on top of the intent nudge
+    qtype: float = 0.16  # question-type preference (PREFERS), on top of the intent nudge
     red_flag: float = 0.1  # warning pages are reached by their trigger rules, not by a vague match
     questions: float = 0.5  # ranking blends the best view (often an example question) with the text
     hub_lexical: float = 0.5  # a hub names every topic it maps, so its word matches count less

@@ -38,6 +38,13 @@ MIN_SIMILARITY = 0.45  # cosine to the label's closest example below which it is
 C = 10.0
 
 
+NO_PROGRESS = (
+    r"\bnothing('?s| has)? (changed|happening|different|better)\b|"
+    r"\bno (change|difference|progress|results?|improvement)\b|"
+    r"\b(isn'?t|not|aren'?t) (working|helping|improving)\b"
+)
+
+
 class QType(StrEnum):
     """What kind of answer a question wants; each prefers a kind of chunk and a reply shape."""
 
@@ -57,6 +64,8 @@ QTYPE_GRAMMAR: tuple[tuple[QType, re.Pattern[str]], ...] = tuple(
     (qtype, re.compile(pattern))
     for qtype, pattern in (
         (QType.DURATION, r"\bhow long\b|\bhow many (weeks|months|years)\b|\bwhen will\b"),
+        # "two weeks of clams and nothing's changed": how long it takes, asked as a complaint
+        (QType.DURATION, NO_PROGRESS),
         (QType.FREQUENCY, r"\bhow (often|many|much)\b|\b(reps|sets)\b|\b(per|a|times a) week\b"),
         (QType.HOWTO, r"\bhow (do|should|can|would) (i|you|we) (do|perform)\b|\bhow to do\b"),
         # "could my feet be the reason…" asks for a cause, though it opens like "can I…"
@@ -122,7 +131,8 @@ EASIER = re.compile(
 TIME_TO_RESULTS = re.compile(
     r"\bhow (soon|many weeks|many months)\b|\bwhen (will|do|does|should) (i|it|you)\b.*\b("
     r"work|results?|better|improve|notice|see|change)|\bhow long\b.*\b(until|till|til|before|"
-    r"work\w*|fix\w*|results?|improve\w*|better|notice|difference|take|takes|change)\b"
+    r"work\w*|fix\w*|results?|improve\w*|better|notice|difference|take|takes|change)\b|"
+    + NO_PROGRESS
 )
 
 

@@ -335,3 +335,9 @@ def test_question_types_from_casual_wording(text, qtype):
     from bot.answering.understanding import question_type
 
     assert question_type(text) == qtype
+
+
+async def test_an_exercise_that_has_not_worked_yet_gets_how_long_it_takes(coach):
+    chat = Conversations(coach, MemoryDialogue())
+    reply = await chat.reply("u", "two weeks of glute bridges and still no difference")
+    assert reply.sources[0].id == "how-long-to-improve"
