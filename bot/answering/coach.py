@@ -44,6 +44,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", "what I can do"),
     ("help", "commands and example questions"),
     ("routine", "build or show your corrective routine"),
+    ("today", "today's session from your routine"),
     ("remind", "daily reminder, e.g. /remind 07:30 or /remind 18:00 mon,wed,fri"),
     ("timezone", "set your timezone, e.g. /timezone Europe/Berlin"),
     ("reminders", "show your reminder schedule"),

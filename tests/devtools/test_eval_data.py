@@ -18,7 +18,8 @@ KINDS = {"answer", "howto", "safety", "unknown", "smalltalk"}
 INTENTS = {
     "greeting", "thanks", "goodbye", "capabilities", "affirm", "deny", "followup_harder",
     "followup_easier", "followup_dose", "followup_why", "followup_fix", "followup_show",
-    "followup_more", "command_remind", "command_routine", "command_progress", "command_forget",
+    "followup_more", "command_remind", "command_routine", "command_today", "command_progress",
+    "command_forget",
     "question", "offtopic",
 }  # fmt: skip
 

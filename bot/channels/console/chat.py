@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from bot import actions
 from bot.answering.coach import Coach
 from bot.answering.conversation import Conversations
 from bot.app import Runtime, open_features
@@ -66,8 +67,9 @@ class ConsoleChat:
         if asked is not None:
             return self.show(asked)
         if self.conversations is None:
-            return self.show(await self.coach.reply(line))
-        reply = await self.conversations.reply(CONSOLE_USER_ID, line)
+            reply = await self.coach.reply(line)
+        else:
+            reply = await self.conversations.reply(CONSOLE_USER_ID, line)
         if not reply.command:
             return self.show(reply)
         # A command said in words runs as if typed: "/remind 07:00", "/routine", "/forget".
@@ -125,10 +127,12 @@ class ConsoleChat:
         return self.coach.tap(action)
 
     async def _routine_command(self, line: str) -> Reply | None:
-        """/routine and /cancel go to the routine flow (the same one Telegram uses)."""
+        """/routine, /today and /cancel go to the routine flow (the same one Telegram uses)."""
         command = line.split()[0][1:].lower()
-        if self.routine is None or command not in ("routine", "cancel"):
+        if self.routine is None or command not in ("routine", "today", "cancel"):
             return None
+        if command == "today":
+            return (await self.routine.tap(CONSOLE_USER_ID, actions.routine("today"))).reply
         step = self.routine.open if command == "routine" else self.routine.cancel
         return (await step(CONSOLE_USER_ID)).reply
 

@@ -126,10 +126,11 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def run_command(update: Update, context: ContextTypes.DEFAULT_TYPE, command: str) -> None:
     """A command said in words ("remind me at 7am") runs as if its slash command was sent."""
-    from . import reminders
+    from . import reminders, routine
 
     name, *args = command.split()
     handlers = {
+        "today": routine.on_today,
         "remind": reminders.remind,
         "progress": reminders.progress,
         "forget": reminders.forget,

@@ -50,6 +50,7 @@ def register(application: Application) -> None:
     """The /routine conversation; registered before the answers' catch-all handlers."""
     routine = CommandHandler("routine", on_routine, filters=NEW_MESSAGES)
     cancel = CommandHandler("cancel", on_cancel, filters=NEW_MESSAGES)
+    application.add_handler(CommandHandler("today", on_today, filters=NEW_MESSAGES))
     buttons = CallbackQueryHandler(on_tap, pattern=BUTTONS)
     with warnings.catch_warnings():
         # Tracking per chat and user (not per message) is what we want: one questionnaire each.
@@ -82,6 +83,14 @@ async def on_routine(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     turn = await _flow(context).open(_user_id(update))
     await send_reply(update, context, turn.reply)
     return _state(turn)
+
+
+async def on_today(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/today: today's session from the stored routine, or the offer to build one."""
+    if not await in_private(update, context, "routine_private.j2"):
+        return
+    turn = await _flow(context).tap(_user_id(update), actions.routine("today"))
+    await send_reply(update, context, turn.reply)
 
 
 async def on_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:

@@ -116,3 +116,15 @@ async def test_guided_session_prints_a_countdown(chat: ConsoleChat, db: Database
         after = await chat.handle(number_of(after, "Next ⏭"))
     end = await chat.handle(number_of(after, "🏁 Finish session"))
     assert "Session complete" in end and "Session logged for Friday 28 March" in end
+
+
+async def test_today_in_words_or_as_a_command_shows_todays_session(
+    chat: ConsoleChat, db: Database, coach: Coach
+) -> None:
+    before = await chat.handle("/today")
+    assert "Start the questions" in before  # no routine yet: the offer to build one
+    routine = build_routine(starter_profile(), coach.kb, start=FRIDAY.date())
+    await db.save_profile(CONSOLE_USER_ID, {}, routine.to_dict())
+    typed, said = await chat.handle("/today"), await chat.handle("so what's on for today?")
+    assert "Start session" in typed
+    assert "Start session" in said

@@ -77,6 +77,10 @@ async def test_button_taps_lead_to_a_finished_routine(
     assert Routine.from_dict(data).profile.equipment == ("band",)
     [today] = await chat.tap(routine, "rt:today")
     assert "Today's session" in today.text or "Rest day" in today.text
+    [typed] = await chat.ask("/today")
+    assert typed.text == today.text
+    said, shown = await chat.ask("whats my workout today?", count=2)
+    assert "/today" in said.text and shown.text == today.text
 
 
 async def test_pain_at_rest_gets_the_safety_reply_and_no_routine(
