@@ -462,14 +462,8 @@ class Coach:
         )
 
     def fixes(self, topic: Chunk) -> Reply:
-        """The exercises for a topic, one button each: those that address a cause, else the
-        topic's related exercises; the fix-it hub when it has none."""
-        if topic.kind is Kind.CAUSE:
-            exercises = [ex for ex in self.kb.of_kind(Kind.EXERCISE) if topic.id in ex.addresses]
-        else:
-            exercises = [
-                c for c in map(self.kb.get, topic.related) if c and c.kind is Kind.EXERCISE
-            ]
+        """The exercises for a topic, one button each; the fix-it hub when it has none."""
+        exercises = self._all_exercises_for(topic)
         if not exercises:
             return self.topic(FIX_HUB)
         rendered = self.composer.render(
@@ -527,12 +521,18 @@ class Coach:
         return value or "", None
 
     def _exercises_for(self, chunk: Chunk) -> list[Chunk]:
-        """Exercises a cause is addressed by, or an answer's related exercises."""
-        if chunk.kind is Kind.CAUSE:
-            found = [ex for ex in self.kb.of_kind(Kind.EXERCISE) if chunk.id in ex.addresses]
-        else:
-            found = [c for c in map(self.kb.get, chunk.related) if c and c.kind is Kind.EXERCISE]
-        return found[:MAX_BUTTONS]
+        """The first few exercises for a chunk (an answer's buttons)."""
+        return self._all_exercises_for(chunk)[:MAX_BUTTONS]
+
+    def _all_exercises_for(self, chunk: Chunk) -> list[Chunk]:
+        """Exercises a cause is addressed by, or an answer's related exercises. A cause's own
+        related list is the curated order, so those come first ("show me" opens the first)."""
+        related = [c for c in map(self.kb.get, chunk.related) if c and c.kind is Kind.EXERCISE]
+        if chunk.kind is not Kind.CAUSE:
+            return related
+        addressing = [ex for ex in self.kb.of_kind(Kind.EXERCISE) if chunk.id in ex.addresses]
+        first = [ex for ex in related if ex in addressing]
+        return first + [ex for ex in addressing if ex not in first]
 
     def _related_buttons(self, chunk: Chunk, skip: set[str | None]) -> list[Button]:
         related = [c for c in map(self.kb.get, chunk.related) if c and c.id not in skip]
