@@ -47,6 +47,11 @@ BEST_GUESS_EVIDENCE = 0.55  # …this much evidence answers a first message rath
 POINTING = frozenset({"one", "ones", "yeah", "yes", "ok", "okay", "pls", "plz", "go", "then"})
 # A topic's tag that names who the conversation is about.
 SUBJECTS = {"children": "child knock knees"}
+# Words a follow-up asks with, which say nothing about what it asks about.
+FOLLOW_UP_WORDS = frozenset(
+    {"fix", "fixing", "fixed", "sort", "why", "how", "long", "many", "reps", "sets", "often",
+     "harder", "easier", "hard", "easy", "more", "next", "tips", "anything", "else", "tell"}
+)  # fmt: skip
 # "ok, fine thanks" after a warning is an acknowledgement, not a question.
 ACKNOWLEDGE = frozenset({"affirm", "deny"})
 
@@ -115,6 +120,9 @@ def _conversational(
     if understood.command:
         return coach.command(understood.command, _time_in(text)), state
     follow_up = understood.follow_up or _variant_asked(text, state, hits)
+    if follow_up and _more_on_topic(text, state, hits):
+        reply = coach.answer(hits, coach.retriever.prepare(text))
+        return reply, _after(state, reply, hits[0].chunk)
     if follow_up and (state.exercise or state.topic):
         if asks_time_to_results(text.lower()):
             reply = coach.topic(TIME_TO_RESULTS_TOPIC)
@@ -147,6 +155,15 @@ def _without_context(
     if understood.off_topic <= SURELY_ABOUT_KNEES and hits[0].evidence >= BEST_GUESS_EVIDENCE:
         return coach.matched(hits, prepared)
     return None
+
+
+def _more_on_topic(text: str, state: State, hits: list[Hit]) -> bool:
+    """ "What about surgery?" after the adult knock-knees answer: a word of the current topic's
+    own text, asked about; the topic's paragraph on it answers, not a generic follow-up."""
+    top = hits[0]
+    if top.chunk.id != state.topic or top.chunk.kind is Kind.EXERCISE or top.lexical <= 0.0:
+        return False
+    return bool(set(content_words(text.lower()).split()) - POINTING - FOLLOW_UP_WORDS)
 
 
 def _variant_asked(text: str, state: State, hits: list[Hit]) -> str | None:

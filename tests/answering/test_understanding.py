@@ -341,3 +341,11 @@ async def test_an_exercise_that_has_not_worked_yet_gets_how_long_it_takes(coach)
     chat = Conversations(coach, MemoryDialogue())
     reply = await chat.reply("u", "two weeks of glute bridges and still no difference")
     assert reply.sources[0].id == "how-long-to-improve"
+
+
+async def test_what_about_a_word_of_the_current_topic_quotes_that_topic(chat):
+    first = await chat.reply("u", "knock knees in adults")
+    assert first.sources[0].id == "adult-genu-valgum"
+    reply = await chat.reply("u", "what about surgery")
+    assert reply.sources[0].id == "adult-genu-valgum"
+    assert "surg" in reply.text[:700].lower()
