@@ -18,6 +18,7 @@ from bot.answering.safety import SafetyCheck, SemanticSafety
 from bot.answering.understanding import (
     IntentClassifier,
     LanguageCheck,
+    QType,
     Understood,
     variant_wanted,
 )
@@ -32,6 +33,7 @@ MAX_QUESTION_CHARS = 500  # embedded up to here (the rest adds no signal); safet
 VECTOR_CACHE_SIZE = 2048  # popular messages repeat: their embedding is kept
 ANSWER_MARGIN = 0.12  # other passages within this score of the best are named as related
 MAX_BUTTONS = 4
+HUB_MARGIN = 0.02  # a list question goes to a hub this close in meaning to the best match
 HUB_BUTTONS = 10  # a hub offers one button per cause or group
 FIRST_MESSAGE_CHARS = 700  # what fits a phone screen before "Tell me more"
 CAUSES_HUB, FIX_HUB, GOALS_HUB = "causes-at-a-glance", "how-to-fix-it", "exercises-by-goal"
@@ -62,6 +64,15 @@ def _parts(body: str) -> list[str]:
     return [p.strip("- ").strip() for p in body.replace(" - ", "\n").split("\n") if p.strip()]
 
 
+def _hub_first(hits: list[Hit]) -> list[Hit]:
+    """ "Stretches for the inner thigh": a list question that one exercise's name happens to
+    match is answered by the hub that lists them all, when the hub is about as close in meaning."""
+    hub = next((hit for hit in hits[:3] if hit.chunk.hub), None)
+    if hub is None or hub is hits[0] or hub.dense < hits[0].dense - HUB_MARGIN:
+        return hits
+    return [hub, *(hit for hit in hits if hit is not hub)]
+
+
 def link(chunk: Chunk) -> Button:
     """A follow-up button to a chunk: its how-to for an exercise, else the topic itself."""
     if chunk.kind is Kind.EXERCISE:
@@ -77,6 +88,7 @@ FALLBACK_UNKNOWN = 0.5
 # realistic dev split (a looser rule answered more single questions but fewer follow-ups).
 SURELY_ON_TOPIC = 0.15
 WEAK_EVIDENCE = 0.70
+LIKELY_OFF_TOPIC = 0.5
 PARAPHRASE = 0.78  # cosine to a chunk's best view (often an example question) that is coverage
 # At this probability of being about something else, a message is declined whatever it matches,
 # unless it names a chunk outright (a title or alias).
@@ -167,6 +179,8 @@ class Coach:
             return self.safety_reply(flag, hits)
         if not self.covered(hits, mode, understood):
             return self.unknown()
+        if understood is not None and understood.qtype is QType.CHOICE:
+            hits = _hub_first(hits)
         return self.matched(hits, prepared)
 
     def matched(self, hits: list[Hit], prepared: str) -> Reply:
@@ -188,9 +202,12 @@ class Coach:
             return True  # all but a rewording of one of a chunk's own example questions
         if understood.off_topic >= SURELY_OFF_TOPIC and hits[0].name < NAMED_OUTRIGHT:
             return False  # "my shoulder is stiff after bench": knee words do not make it ours
-        if understood.off_topic <= SURELY_ON_TOPIC:
-            cut = min(cut, WEAK_EVIDENCE)
-        return best_evidence >= cut
+        # The surer the model is that it is about knees, the weaker the evidence that will do:
+        # the weak cut-off at P(off-topic) ≤ SURELY_ON_TOPIC, rising to the full one by
+        # LIKELY_OFF_TOPIC.
+        share = (understood.off_topic - SURELY_ON_TOPIC) / (LIKELY_OFF_TOPIC - SURELY_ON_TOPIC)
+        weak = min(cut, WEAK_EVIDENCE)
+        return best_evidence >= weak + (cut - weak) * min(max(share, 0.0), 1.0)
 
     def red_flag(
         self,

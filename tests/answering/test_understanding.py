@@ -160,12 +160,11 @@ def test_split(coach):
     return asyncio.run(score())
 
 
-# Measured 2026-12-02 01:50 UTC on the test split: red flags (21/21) and small talk (14/14) meet
-# their bars; these three do not yet, with the figure each reached.
+# Measured 2026-12-02 07:05 UTC on the test split: red flags (21/21), small talk (14/14) and
+# follow-up turns (38/44) meet their bars; these two do not yet, with the figure each reached.
 NOT_YET = {
-    "in_domain": "103/128 = 80.5%, bar 90%",
-    "off_topic": "19/24 = 79.2%, bar 90%",
-    "follow_ups": "37/44 = 84.1%, bar 85%",
+    "in_domain": "108/128 = 84.4%, bar 90%",
+    "off_topic": "21/24 = 87.5%, bar 90%",
 }
 
 
@@ -349,3 +348,9 @@ async def test_what_about_a_word_of_the_current_topic_quotes_that_topic(chat):
     reply = await chat.reply("u", "what about surgery")
     assert reply.sources[0].id == "adult-genu-valgum"
     assert "surg" in reply.text[:700].lower()
+
+
+async def test_a_list_question_that_names_one_stretch_gets_the_hub_that_lists_them(chat):
+    reply = await chat.reply("u", "stretches for the inner thigh pls")
+    assert reply.sources[0].id == "exercises-by-goal"
+    assert "butterfly" in reply.text[:700].lower()
