@@ -27,6 +27,11 @@ SECOND_WRITER_FILES = (
     DATA / "second_writer_messages.jsonl",
     DATA / "second_writer_dialogues.jsonl",
 )
+# A third writer's set, held out: measured, never tuned on.
+THIRD_WRITER_FILES = (
+    DATA / "third_writer_messages.jsonl",
+    DATA / "third_writer_dialogues.jsonl",
+)
 KNOWLEDGE = PROJECT_ROOT / "knowledge"
 # The shared dev files sit next to the checkout (../shared), or next to the worktrees' parent.
 SHARED = next(
@@ -106,7 +111,7 @@ def overlaps(
 
 def check(
     knowledge: Path = KNOWLEDGE,
-    eval_files=EVAL_FILES + SECOND_WRITER_FILES,
+    eval_files=EVAL_FILES + SECOND_WRITER_FILES + THIRD_WRITER_FILES,
     real_files=REAL_USER_FILES,
 ) -> list[Overlap]:
     """All near-duplicates: eval vs product data, and either vs the real-user dev files."""

@@ -24,6 +24,9 @@ DIALOGUES_FILE = DATA / "realistic_dialogues.jsonl"
 # all of it is dev (tuned on), so it is reported with the dev split only.
 SECOND_MESSAGES = DATA / "second_writer_messages.jsonl"
 SECOND_DIALOGUES = DATA / "second_writer_dialogues.jsonl"
+# A third writer's set, written last and never tuned on: reported with the test split.
+THIRD_MESSAGES = DATA / "third_writer_messages.jsonl"
+THIRD_DIALOGUES = DATA / "third_writer_dialogues.jsonl"
 # ../shared next to the clone, or next to the folder of worktrees the clone sits in.
 SHARED = next(
     (p / "shared" for p in PROJECT_ROOT.parents[:2] if (p / "shared").is_dir()),
@@ -174,6 +177,8 @@ async def evaluate(
     sets = [("realistic " + (split or "all"), MESSAGES_FILE, DIALOGUES_FILE, split)]
     if split != "test":
         sets.append(("second writer (dev)", SECOND_MESSAGES, SECOND_DIALOGUES, None))
+    if split != "dev":
+        sets.append(("third writer (held out)", THIRD_MESSAGES, THIRD_DIALOGUES, None))
     if shared and SHARED_MESSAGES.exists() and SHARED_DIALOGUES.exists():
         sets.append(("shared real-user dev", SHARED_MESSAGES, SHARED_DIALOGUES, None))
     parts = []
