@@ -2,7 +2,9 @@
 
 Order: warning signs (word rules over the whole message, then meaning), language, the sticky
 safety stance, a yes/no to the bot's open question, small talk, commands said in words,
-follow-ups on the current topic, and finally a new question through retrieval.
+follow-ups on the current topic, and finally a new question through retrieval. What retrieval
+declines may still be a close-sounding topic (its own note), a follow-up that did not look like
+one, or, as a first message, a vague question the intent model vouches for (its best match).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 
 from bot import actions
-from bot.answering.coach import FIX_HUB, MAX_QUESTION_CHARS, Coach
+from bot.answering.coach import CAUSES_HUB, FIX_HUB, MAX_QUESTION_CHARS, Coach
 from bot.answering.dialogue import DialogueStore, State
 from bot.answering.retrieval import Hit, content_words
 from bot.answering.understanding import (
@@ -39,7 +41,7 @@ TIME = re.compile(r"\b(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?(?!\d)"
 NAMED = 0.85  # a follow-up that names another chunk this clearly is about that chunk
 TIME_TO_RESULTS_TOPIC = "how-long-to-improve"
 # A follow-up with nothing to follow is about knee valgus in general.
-GENERAL_TOPIC = {"fix": FIX_HUB, "dose": "how-often-to-train", "why": "causes-at-a-glance"}
+GENERAL_TOPIC = {"fix": FIX_HUB, "dose": "how-often-to-train", "why": CAUSES_HUB}
 PROBABLY_ABOUT_KNEES = 0.2  # off-topic probability up to which a bare follow-up is about knees
 SURELY_ABOUT_KNEES = 0.05  # the intent model's off-topic probability at or below which…
 BEST_GUESS_EVIDENCE = 0.55  # …this much evidence answers a first message rather than declining
@@ -77,7 +79,7 @@ def turn(
     sticky = coach.kb.get(state.safety)
     if sticky is not None and _keeps_safety(understood):
         return coach.sticky_safety(sticky), state
-    reply = _conversational(coach, text, understood, state, hits)
+    reply = _conversational(coach, text, prepared, understood, state, hits)
     if reply is not None:
         return reply
     reply = _question(coach, text, prepared, vector, hits, understood)
@@ -106,7 +108,7 @@ def _keeps_safety(understood: Understood) -> bool:
 
 
 def _conversational(
-    coach: Coach, text: str, understood: Understood, state: State, hits: list[Hit]
+    coach: Coach, text: str, prepared: str, understood: Understood, state: State, hits: list[Hit]
 ) -> tuple[Reply, State] | None:
     """Replies that depend on the conversation rather than on retrieval, or None."""
     intent = understood.intent
@@ -121,7 +123,7 @@ def _conversational(
         return coach.command(understood.command, _time_in(text)), state
     follow_up = understood.follow_up or _variant_asked(text, state, hits)
     if follow_up and _more_on_topic(text, state, hits):
-        reply = coach.answer(hits, coach.retriever.prepare(text))
+        reply = coach.answer(hits, prepared)
         return reply, _after(state, reply, hits[0].chunk)
     if follow_up and (state.exercise or state.topic):
         if asks_time_to_results(text.lower()):

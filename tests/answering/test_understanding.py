@@ -354,3 +354,10 @@ async def test_a_list_question_that_names_one_stretch_gets_the_hub_that_lists_th
     reply = await chat.reply("u", "stretches for the inner thigh pls")
     assert reply.sources[0].id == "exercises-by-goal"
     assert "butterfly" in reply.text[:700].lower()
+
+
+def test_the_topics_the_conversation_falls_back_on_exist(kb):
+    from bot.answering import conversation
+
+    for chunk_id in (*conversation.GENERAL_TOPIC.values(), conversation.TIME_TO_RESULTS_TOPIC):
+        assert kb.get(chunk_id) is not None, chunk_id
