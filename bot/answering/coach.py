@@ -88,7 +88,7 @@ FALLBACK_UNKNOWN = 0.5
 # realistic dev split (a looser rule answered more single questions but fewer follow-ups).
 SURELY_ON_TOPIC = 0.15
 WEAK_EVIDENCE = 0.70
-LIKELY_OFF_TOPIC = 0.5
+LIKELY_OFF_TOPIC = 0.5  # …and from here on, the full calibrated cut-off applies
 PARAPHRASE = 0.78  # cosine to a chunk's best view (often an example question) that is coverage
 # At this probability of being about something else, a message is declined whatever it matches,
 # unless it names a chunk outright (a title or alias).
@@ -218,7 +218,7 @@ class Coach:
         subject: str = "",
     ) -> Chunk | None:
         """A warning sign by the word rules over the whole message, else by meaning. `subject`
-        is who the conversation is about when the message does not say ("child")."""
+        is who and what the conversation is about when the message does not say it."""
         flag = self.safety.red_flag([normalise(text), prepared, subject], hits)
         if flag is None and vector is not None and self.understanding is not None:
             flag = self.understanding.safety.red_flag(vector)
