@@ -29,7 +29,7 @@ from bot.answering.understanding import (
 from bot.clock import Clock, shifted, utc_now
 from bot.compose import Composer
 from bot.config import Settings
-from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.knowledge import KnowledgeBase, load_knowledge, load_synonyms
 
 if TYPE_CHECKING:  # the stateful side loads only when a process opens it (`ask` never does)
     from bot.coaching.flow import RoutineFlow
@@ -83,7 +83,7 @@ def build_runtime(settings: Settings, embedder: Embedder | None = None) -> Runti
     # The index is always embedded by the torch reference; only a rebuild loads it.
     reference = (lambda: embedder) if embedder.backend == "torch" else TorchEmbedder
     index = load_index(kb, embedder, settings.index_dir, reference)
-    retriever = Retriever(kb, index, embedder)
+    retriever = Retriever(kb, index, embedder, synonyms=load_synonyms(settings.knowledge_dir))
     calibration = load_calibration(settings.calibration_file)
     understanding = build_understanding(settings, kb, embedder, retriever)
     coach = Coach(kb, retriever, Composer(settings.prompts_dir), calibration, understanding)

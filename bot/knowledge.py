@@ -312,3 +312,24 @@ def _check_references(chunks: tuple[Chunk, ...]) -> None:
 def _looks_like_id(text: str) -> bool:
     """A variant is either an exercise id (one slug) or a sentence of free text."""
     return " " not in text and text == text.lower()
+
+
+def load_synonyms(directory: Path) -> dict[str, tuple[str, ...]]:
+    """knowledge/synonyms.yaml: everyday word -> the knowledge base's words for it (none if the
+    file is absent). A malformed entry stops start-up with the file and the field named."""
+    path = directory / "synonyms.yaml"
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise KnowledgeError(f"{path.name}: not valid YAML ({error})") from None
+    entries = data.get("synonyms") if isinstance(data, dict) else None
+    if not isinstance(entries, dict):
+        raise KnowledgeError(f"{path.name}: field 'synonyms' must map a word to a list of words")
+    synonyms = {}
+    for word, words in entries.items():
+        if not isinstance(words, list) or not words or not all(isinstance(w, str) for w in words):
+            raise KnowledgeError(f"{path.name}: field 'synonyms.{word}' must be a list of words")
+        synonyms[str(word).lower()] = tuple(w.lower() for w in words)
+    return synonyms

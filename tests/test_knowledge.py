@@ -147,3 +147,15 @@ def test_a_hub_that_is_not_an_overview_names_file_and_field(tmp_path):
     _break(directory / "causes-at-a-glance.md", "kind: overview", "kind: faq")
     with pytest.raises(KnowledgeError, match=r"causes-at-a-glance\.md: field 'hub'"):
         load_knowledge(directory)
+
+
+def test_synonyms_load_and_a_broken_entry_names_file_and_field(tmp_path):
+    from bot.knowledge import load_synonyms
+
+    assert load_synonyms(KNOWLEDGE)["butt"] == ("gluteus", "glute")
+    directory = _copy(tmp_path)
+    _break(directory / "synonyms.yaml", "  butt: [gluteus, glute]", "  butt: gluteus")
+    with pytest.raises(KnowledgeError, match=r"synonyms\.yaml: field 'synonyms\.butt'"):
+        load_synonyms(directory)
+    (directory / "synonyms.yaml").unlink()
+    assert load_synonyms(directory) == {}

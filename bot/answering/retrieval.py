@@ -158,8 +158,11 @@ BM25_STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN)
 class LexicalIndex:
     """BM25 over each chunk's search text, with English stemming."""
 
-    def __init__(self, kb: KnowledgeBase) -> None:
+    def __init__(
+        self, kb: KnowledgeBase, synonyms: dict[str, tuple[str, ...]] | None = None
+    ) -> None:
         self._stemmer = Stemmer.Stemmer("english")
+        self._synonyms = synonyms or {}
         corpus = [
             " ".join([chunk.search_text, *chunk.aliases, *chunk.tags, *chunk.muscles])
             for chunk in kb.chunks
@@ -171,8 +174,10 @@ class LexicalIndex:
         return bm25s.tokenize(texts, stemmer=self._stemmer, return_ids=False, show_progress=False)
 
     def query_tokens(self, text: str) -> list[str]:
-        """bm25s.tokenize's defaults for one text, without its per-call progress-bar set-up."""
+        """bm25s.tokenize's defaults for one text, without its per-call progress-bar set-up;
+        an everyday word also searches the knowledge base's own words for it ("butt": gluteus)."""
         words = BM25_TOKEN.findall(text.lower())
+        words += [extra for word in words for extra in self._synonyms.get(word, ())]
         return self._stemmer.stemWords([w for w in words if w not in BM25_STOPWORDS])
 
     def scores(self, text: str) -> np.ndarray:
@@ -218,13 +223,14 @@ class Retriever:
         index: SearchIndex,
         embedder: Embedder,
         weights: Weights | None = None,
+        synonyms: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.kb = kb
         self.index = index
         self.embedder = embedder
         self.weights = weights or Weights()
         self.speller = Speller(kb)
-        self._lexical = LexicalIndex(kb)
+        self._lexical = LexicalIndex(kb, synonyms)
         self._names = NameMatcher(kb)
         self._position = {chunk.id: position for position, chunk in enumerate(kb.chunks)}
 

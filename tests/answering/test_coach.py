@@ -101,7 +101,11 @@ def test_query_tokens_match_the_bm25s_tokenizer(coach):
         expected = bm25s.tokenize(
             [text], stemmer=lexical._stemmer, return_ids=False, show_progress=False
         )[0]
-        assert lexical.query_tokens(text) == expected, text
+        tokens = lexical.query_tokens(text)
+        # Everyday words add the knowledge base's own words for them after the message's tokens.
+        assert tokens[: len(expected)] == expected, text
+        extra = {w for word in text.split() for w in lexical._synonyms.get(word.strip("?!.,"), ())}
+        assert set(tokens[len(expected) :]) <= set(lexical._stemmer.stemWords(sorted(extra))), text
 
 
 async def test_answer_offers_related_topics_as_buttons(coach):
@@ -110,3 +114,9 @@ async def test_answer_offers_related_topics_as_buttons(coach):
     related = set(coach.kb.by_id(reply.sources[0].id).related)
     assert reply.buttons
     assert {button.action.partition(":")[2] for button in reply.buttons} & related
+
+
+def test_an_everyday_word_also_searches_the_knowledge_bases_word(runtime):
+    lexical = runtime.retriever._lexical
+    assert "gluteus" in lexical.query_tokens("my butt is weak")
+    assert "gluteus" not in lexical.query_tokens("my hips are weak")
