@@ -39,7 +39,7 @@ FIRST_MESSAGE_CHARS = 700  # what fits a phone screen before "Tell me more"
 CAUSES_HUB, FIX_HUB, GOALS_HUB = "causes-at-a-glance", "how-to-fix-it", "exercises-by-goal"
 # A nearby topic we do not cover wins when its examples are this close and closer than any chunk.
 NEARBY_SIMILARITY = 0.6
-NEARBY_MARGIN = 0.02
+NEARBY_MARGIN = 0.0
 
 # (command, what it does): shown by /help and registered with Telegram's setMyCommands.
 COMMANDS: tuple[tuple[str, str], ...] = (
