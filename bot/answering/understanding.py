@@ -28,9 +28,8 @@ SMALL_TALK = frozenset({"greeting", "thanks", "goodbye", "capabilities"})
 FOLLOW_UPS = frozenset(
     {"harder", "easier", "dose", "why", "fix", "show", "more"}
 )  # the `followup_<name>` intents
-COMMANDS = frozenset(
-    {"remind", "routine", "today", "progress", "forget"}
-)  # `command_<name>` intents
+# `command_<name>` intents: a command said in words.
+COMMANDS = frozenset({"remind", "routine", "today", "progress", "forget"})
 ANSWERS = frozenset({"affirm", "deny"})
 
 # A message is small talk, a follow-up or a command only when the model is this sure; otherwise it
