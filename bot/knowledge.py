@@ -314,22 +314,36 @@ def _looks_like_id(text: str) -> bool:
     return " " not in text and text == text.lower()
 
 
+class Synonyms(BaseModel):
+    """knowledge/synonyms.yaml: everyday word -> the knowledge base's words for it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = 1
+    synonyms: dict[str, tuple[str, ...]]
+
+    @field_validator("synonyms")
+    @classmethod
+    def _lists_of_words(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        empty = [
+            word for word, words in value.items() if not words or not all(w.strip() for w in words)
+        ]
+        if empty:
+            raise ValueError(f"{empty[0]!r} needs a list of words")
+        return {word.lower(): tuple(w.lower() for w in words) for word, words in value.items()}
+
+
 def load_synonyms(directory: Path) -> dict[str, tuple[str, ...]]:
-    """knowledge/synonyms.yaml: everyday word -> the knowledge base's words for it (none if the
-    file is absent). A malformed entry stops start-up with the file and the field named."""
+    """The synonyms file's map (none if the file is absent); a malformed entry stops start-up
+    with the file and the field named."""
     path = directory / "synonyms.yaml"
     if not path.exists():
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise KnowledgeError(f"{path.name}: not valid YAML ({error})") from None
-    entries = data.get("synonyms") if isinstance(data, dict) else None
-    if not isinstance(entries, dict):
-        raise KnowledgeError(f"{path.name}: field 'synonyms' must map a word to a list of words")
-    synonyms = {}
-    for word, words in entries.items():
-        if not isinstance(words, list) or not words or not all(isinstance(w, str) for w in words):
-            raise KnowledgeError(f"{path.name}: field 'synonyms.{word}' must be a list of words")
-        synonyms[str(word).lower()] = tuple(w.lower() for w in words)
-    return synonyms
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise KnowledgeError(f"{path.name}: not valid YAML ({exc})") from exc
+    try:
+        return Synonyms.model_validate(data).synonyms
+    except ValidationError as exc:
+        raise KnowledgeError(f"{path.name}: {_describe(exc)}") from exc

@@ -165,7 +165,7 @@ def _more_on_topic(text: str, state: State, hits: list[Hit]) -> bool:
     top = hits[0]
     if top.chunk.id != state.topic or top.chunk.kind is Kind.EXERCISE or top.lexical <= 0.0:
         return False
-    return bool(set(content_words(text.lower()).split()) - POINTING - FOLLOW_UP_WORDS)
+    return bool(_describing_words(text) - FOLLOW_UP_WORDS)
 
 
 def _variant_asked(text: str, state: State, hits: list[Hit]) -> str | None:
@@ -237,10 +237,15 @@ def _described(
     """Which of the exercises on the table "show me the lying down one" means: among the
     current one and those the topic offers, the best match for the message's own words; the
     current one when the message describes nothing ("show me")."""
-    if not set(content_words(text.lower()).split()) - POINTING:
+    if not _describing_words(text):
         return exercise
     offered = {exercise.id, *(ex.id for ex in coach._exercises_for(topic or exercise))}
     return next((hit.chunk for hit in hits if hit.chunk.id in offered), exercise)
+
+
+def _describing_words(text: str) -> set[str]:
+    """The message's topic words, less those that only point ("that one, pls")."""
+    return set(content_words(text.lower()).split()) - POINTING
 
 
 def _variant(coach: Coach, exercise: Chunk, name: str) -> Reply:

@@ -18,20 +18,10 @@ import yaml
 from rapidfuzz import fuzz, process
 
 from bot.config import PROJECT_ROOT
+from bot.devtools import realistic
 
 THRESHOLD = 85.0  # rapidfuzz ratio (0-100) at or above which two texts count as near-duplicates
-DATA = Path(__file__).parent / "data"
-EVAL_FILES = (DATA / "realistic_messages.jsonl", DATA / "realistic_dialogues.jsonl")
-# A second writer's set (dev only): written apart from the first, it shows what tuning missed.
-SECOND_WRITER_FILES = (
-    DATA / "second_writer_messages.jsonl",
-    DATA / "second_writer_dialogues.jsonl",
-)
-# A third writer's set, held out: measured, never tuned on.
-THIRD_WRITER_FILES = (
-    DATA / "third_writer_messages.jsonl",
-    DATA / "third_writer_dialogues.jsonl",
-)
+EVAL_FILES = (realistic.MESSAGES_FILE, realistic.DIALOGUES_FILE)
 KNOWLEDGE = PROJECT_ROOT / "knowledge"
 # The shared dev files sit next to the checkout (../shared), or next to the worktrees' parent.
 SHARED = next(
@@ -111,7 +101,7 @@ def overlaps(
 
 def check(
     knowledge: Path = KNOWLEDGE,
-    eval_files=EVAL_FILES + SECOND_WRITER_FILES + THIRD_WRITER_FILES,
+    eval_files=realistic.ALL_FILES,
     real_files=REAL_USER_FILES,
 ) -> list[Overlap]:
     """All near-duplicates: eval vs product data, and either vs the real-user dev files."""

@@ -27,6 +27,14 @@ SECOND_DIALOGUES = DATA / "second_writer_dialogues.jsonl"
 # A third writer's set, written last and never tuned on: reported with the test split.
 THIRD_MESSAGES = DATA / "third_writer_messages.jsonl"
 THIRD_DIALOGUES = DATA / "third_writer_dialogues.jsonl"
+ALL_FILES = (
+    MESSAGES_FILE,
+    DIALOGUES_FILE,
+    SECOND_MESSAGES,
+    SECOND_DIALOGUES,
+    THIRD_MESSAGES,
+    THIRD_DIALOGUES,
+)
 # ../shared next to the clone, or next to the folder of worktrees the clone sits in.
 SHARED = next(
     (p / "shared" for p in PROJECT_ROOT.parents[:2] if (p / "shared").is_dir()),
