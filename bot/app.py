@@ -16,6 +16,7 @@ from bot.answering.embedding import Embedder, TorchEmbedder
 from bot.answering.examples import embed_examples, read_yaml
 from bot.answering.index import load_index
 from bot.answering.onnx_model import load_onnx_embedder
+from bot.answering.ranking import load_ranking
 from bot.answering.retrieval import Retriever
 from bot.answering.safety import SemanticSafety, safety_pairs
 from bot.answering.understanding import (
@@ -83,7 +84,9 @@ def build_runtime(settings: Settings, embedder: Embedder | None = None) -> Runti
     # The index is always embedded by the torch reference; only a rebuild loads it.
     reference = (lambda: embedder) if embedder.backend == "torch" else TorchEmbedder
     index = load_index(kb, embedder, settings.index_dir, reference)
-    retriever = Retriever(kb, index, embedder, synonyms=load_synonyms(settings.knowledge_dir))
+    synonyms = load_synonyms(settings.knowledge_dir)
+    ranking = load_ranking(settings.ranking_file)
+    retriever = Retriever(kb, index, embedder, synonyms=synonyms, ranking=ranking)
     calibration = load_calibration(settings.calibration_file)
     understanding = build_understanding(settings, kb, embedder, retriever)
     coach = Coach(kb, retriever, Composer(settings.prompts_dir), calibration, understanding)

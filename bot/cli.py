@@ -100,6 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--verbose", action="store_true", help="list the realistic messages answered wrongly"
     )
+    evaluate.add_argument(
+        "--fit-ranking", action="store_true", help="fit the ranking weights on the dev messages"
+    )
     evaluate.set_defaults(handler=cmd_eval)
 
     bench = sub.add_parser("bench", help="speed and memory benchmark; prints a table, writes JSON")
@@ -244,6 +247,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         save_calibration(thresholds, settings.calibration_file)
         coach.unknown_below = thresholds
         print(f"calibrated on {len(dev)} dev questions: {thresholds}")
+    if args.fit_ranking:
+        print(_fit_ranking(coach, settings))
     split = None if args.split == "all" else args.split
     questions = evaluation.load_questions(split=split)
     results = {
@@ -253,6 +258,18 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     print(evaluation.table(results))
     print(_realistic_report(runtime.memory_conversations(), args))
     return 0
+
+
+def _fit_ranking(coach, settings: Settings) -> str:
+    """Fit the ranking weights on the dev messages, save them, and rank with them from now on."""
+    from bot.answering.ranking import as_vector, save_ranking
+
+    ranking_fit = _devtool("ranking_fit", "eval")
+    data = ranking_fit.problem(coach, ranking_fit.dev_messages())
+    fitted = ranking_fit.fit(data)
+    save_ranking(ranking_fit.as_weights(fitted), settings.ranking_file)
+    coach.retriever.ranking = as_vector(ranking_fit.as_weights(fitted))
+    return ranking_fit.report(data, fitted) + f"\nsaved to {settings.ranking_file}"
 
 
 def _realistic_report(conversations, args: argparse.Namespace) -> str:

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     calibration_file: Path = Field(
         default=PROJECT_ROOT / "bot" / "calibration.json", alias="KNEEBOT_CALIBRATION_FILE"
     )
+    ranking_file: Path = Field(
+        default=PROJECT_ROOT / "bot" / "ranking.json", alias="KNEEBOT_RANKING_FILE"
+    )
 
     # onnx: serving embeds with onnxruntime and never imports torch; torch: the reference
     # sentence-transformers model (always used to build the index). See bot/answering/embedding.py.

@@ -18,6 +18,7 @@ from rapidfuzz.distance import DamerauLevenshtein
 
 from bot.answering.embedding import Embedder, bundled_model_path
 from bot.answering.index import SearchIndex
+from bot.answering.ranking import HAND_SET, as_vector
 from bot.knowledge import Chunk, Kind, KnowledgeBase
 
 
@@ -79,16 +80,14 @@ class Mode(StrEnum):
 
 @dataclass(frozen=True)
 class Weights:
-    """How the three signals add up, chosen on the dev split of the eval (`kneebot eval`)."""
+    """The evidence that decides "not covered", chosen on the dev split of the eval (`kneebot
+    eval`). The ranking's own weights are fitted (bot/answering/ranking.py)."""
 
-    lexical: float = 0.9  # in the evidence that decides "not covered"
-    rank_lexical: float = 0.7  # in the ranking: lower, so one shared word does not beat meaning
+    lexical: float = 0.9
     name: float = 0.2
-    intent: float = 0.15
-    qtype: float = 0.16  # question-type preference (PREFERS), on top of the intent nudge
-    red_flag: float = 0.1  # warning pages are reached by their trigger rules, not by a vague match
-    questions: float = 0.5  # ranking blends the best view (often an example question) with the text
-    hub_lexical: float = 0.5  # a hub names every topic it maps, so its word matches count less
+    questions: float = (
+        0.5  # evidence blends the best view (often an example question) with the text
+    )
     bm25_half: float = 3.0  # BM25 score that maps to 0.5 after saturation
     name_floor: float = 0.85  # name similarity below this is noise, counted as 0
 
@@ -156,17 +155,13 @@ BM25_STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN)
 
 
 class LexicalIndex:
-    """BM25 over each chunk's search text, with English stemming."""
+    """BM25 over one text per chunk, with English stemming."""
 
     def __init__(
-        self, kb: KnowledgeBase, synonyms: dict[str, tuple[str, ...]] | None = None
+        self, corpus: list[str], synonyms: dict[str, tuple[str, ...]] | None = None
     ) -> None:
         self._stemmer = Stemmer.Stemmer("english")
         self._synonyms = synonyms or {}
-        corpus = [
-            " ".join([chunk.search_text, *chunk.aliases, *chunk.tags, *chunk.muscles])
-            for chunk in kb.chunks
-        ]
         self._bm25 = bm25s.BM25(csc_backend="numpy")
         self._bm25.index(self._tokens(corpus), show_progress=False)
 
@@ -224,13 +219,21 @@ class Retriever:
         embedder: Embedder,
         weights: Weights | None = None,
         synonyms: dict[str, tuple[str, ...]] | None = None,
+        ranking: dict[str, float] | None = None,
     ) -> None:
         self.kb = kb
         self.index = index
         self.embedder = embedder
         self.weights = weights or Weights()
+        self.ranking = as_vector(ranking or HAND_SET)
         self.speller = Speller(kb)
-        self._lexical = LexicalIndex(kb, synonyms)
+        texts = [
+            " ".join([chunk.search_text, *chunk.aliases, *chunk.tags, *chunk.muscles])
+            for chunk in kb.chunks
+        ]
+        self._lexical = LexicalIndex(texts, synonyms)
+        # The example questions are in the words people type: matched word for word, too.
+        self._question_lexical = LexicalIndex([" ".join(c.questions) for c in kb.chunks], synonyms)
         self._names = NameMatcher(kb)
         self._position = {chunk.id: position for position, chunk in enumerate(kb.chunks)}
 
@@ -245,10 +248,6 @@ class Retriever:
     @cached_property
     def _is_hub(self) -> np.ndarray:
         return np.array([chunk.hub for chunk in self.kb.chunks])
-
-    @cached_property
-    def _lexical_share(self) -> np.ndarray:
-        return np.where(self._is_hub, self.weights.hub_lexical, 1.0).astype(np.float32)
 
     @cached_property
     def _is_red_flag(self) -> np.ndarray:
@@ -307,10 +306,7 @@ class Retriever:
         """All chunks, best first, under the given retriever mode (and question type)."""
         w = self.weights
         dense, text = self._dense(vector)
-        raw = self._lexical.scores(prepared)
-        lexical = raw / (raw + w.bm25_half)
-        name = self._names.scores(prepared)
-        name = np.where(name >= w.name_floor, name, 0.0)
+        lexical, name = self._lexical_and_name(prepared)
         # Ranking reads every view; "not covered" reads only the chunks' own text, because a
         # generic example question ("how do I fix this?") sounds like off-topic questions too.
         if mode is Mode.DENSE:
@@ -320,18 +316,51 @@ class Retriever:
         else:
             blended = w.questions * dense + (1 - w.questions) * text
             evidence = blended + w.lexical * lexical + w.name * name
-            # A hub's own text is a list of everything it maps; its example questions say
-            # what it is for, so a hub ranks by its best view.
-            ranked = np.where(self._is_hub, dense, blended)
-            total = ranked + w.rank_lexical * lexical * self._lexical_share + w.name * name
-        # Intent and the red-flag discount reorder candidates; they are not evidence of a match.
-        if mode is Mode.COMBINED:
-            total = total + w.intent * self.intent(prepared) - w.red_flag * self._is_red_flag
-            total = total + w.qtype * self.prefers(qtype)
+            total = self._signals(prepared, dense, text, lexical, name, qtype) @ self.ranking
         order = np.argsort(-total, kind="stable")
         columns = (column[order].tolist() for column in (total, evidence, dense, lexical, name))
         chunks = [self.kb.chunks[i] for i in order.tolist()]
         return [Hit(chunk, *values) for chunk, *values in zip(chunks, *columns, strict=True)]
+
+    def signals(self, prepared: str, vector: np.ndarray, qtype: str | None = None) -> np.ndarray:
+        """One row per chunk, one column per ranking signal (ranking.SIGNALS): what the fitted
+        weights combine, and what bot/devtools/ranking_fit.py fits them on."""
+        dense, text = self._dense(vector)
+        lexical, name = self._lexical_and_name(prepared)
+        return self._signals(prepared, dense, text, lexical, name, qtype)
+
+    def _saturated(self, index: LexicalIndex, prepared: str) -> np.ndarray:
+        raw = index.scores(prepared)
+        return raw / (raw + self.weights.bm25_half)
+
+    def _lexical_and_name(self, prepared: str) -> tuple[np.ndarray, np.ndarray]:
+        name = self._names.scores(prepared)
+        lexical = self._saturated(self._lexical, prepared)
+        return lexical, np.where(name >= self.weights.name_floor, name, 0.0)
+
+    def _signals(
+        self,
+        prepared: str,
+        dense: np.ndarray,
+        text: np.ndarray,
+        lexical: np.ndarray,
+        name: np.ndarray,
+        qtype: str | None,
+    ) -> np.ndarray:
+        # A hub's own text is a list of everything it maps; its example questions say what it
+        # is for, so a hub's text signal is its best view.
+        columns = (
+            dense,
+            np.where(self._is_hub, dense, text),
+            np.where(self._is_hub, 0.0, lexical),
+            np.where(self._is_hub, lexical, 0.0),
+            name,
+            self.intent(prepared),  # intent and the rest reorder; they are not match evidence
+            self._is_red_flag,
+            self.prefers(qtype),
+            self._saturated(self._question_lexical, prepared),
+        )
+        return np.stack(columns, axis=1).astype(np.float32)
 
     def search(self, text: str, mode: Mode = Mode.COMBINED) -> list[Hit]:
         """Blocking convenience: prepare, encode, rank."""

@@ -163,7 +163,7 @@ def test_split(coach):
 # Measured 2026-12-02 07:25 UTC on the test split: red flags (21/21), small talk (14/14) and
 # follow-up turns (38/44) meet their bars; these two do not yet, with the figure each reached.
 NOT_YET = {
-    "in_domain": "110/128 = 85.9%, bar 90%",
+    "in_domain": "114/128 = 89.1%, bar 90%",
     "off_topic": "21/24 = 87.5%, bar 90%",
 }
 
