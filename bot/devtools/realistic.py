@@ -27,6 +27,9 @@ SECOND_DIALOGUES = DATA / "second_writer_dialogues.jsonl"
 # A third writer's set, written last and never tuned on: reported with the test split.
 THIRD_MESSAGES = DATA / "third_writer_messages.jsonl"
 THIRD_DIALOGUES = DATA / "third_writer_dialogues.jsonl"
+# A fourth writer's set, written after the ranking weights were first fitted: dev, like the second.
+FOURTH_MESSAGES = DATA / "fourth_writer_messages.jsonl"
+FOURTH_DIALOGUES = DATA / "fourth_writer_dialogues.jsonl"
 ALL_FILES = (
     MESSAGES_FILE,
     DIALOGUES_FILE,
@@ -34,6 +37,8 @@ ALL_FILES = (
     SECOND_DIALOGUES,
     THIRD_MESSAGES,
     THIRD_DIALOGUES,
+    FOURTH_MESSAGES,
+    FOURTH_DIALOGUES,
 )
 # ../shared next to the clone, or next to the folder of worktrees the clone sits in.
 SHARED = next(
@@ -185,6 +190,7 @@ async def evaluate(
     sets = [("realistic " + (split or "all"), MESSAGES_FILE, DIALOGUES_FILE, split)]
     if split != "test":
         sets.append(("second writer (dev)", SECOND_MESSAGES, SECOND_DIALOGUES, None))
+        sets.append(("fourth writer (dev)", FOURTH_MESSAGES, FOURTH_DIALOGUES, None))
     if split != "dev":
         sets.append(("third writer (held out)", THIRD_MESSAGES, THIRD_DIALOGUES, None))
     if shared and SHARED_MESSAGES.exists() and SHARED_DIALOGUES.exists():
