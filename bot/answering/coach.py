@@ -181,6 +181,9 @@ class Coach:
             return self.unknown()
         if understood is not None and understood.qtype is QType.CHOICE:
             hits = _hub_first(hits)
+        if hits[0].chunk.triggers:
+            # Ranked first despite the warning pages' discount: the message describes the sign.
+            return self.safety_reply(hits[0].chunk, hits)
         return self.matched(hits, prepared)
 
     def matched(self, hits: list[Hit], prepared: str) -> Reply:
@@ -226,14 +229,18 @@ class Coach:
 
     def nearby_topic(self, vector: np.ndarray, hits: list[Hit]) -> dict | None:
         """A close-sounding topic we do not cover (bow legs, lower back, …), or None."""
-        if self.understanding is None:
-            return None
-        scores = self.understanding.nearby.nearest(vector, 2)
-        topic_id, score = max(scores.items(), key=lambda item: item[1])
+        topic_id, score = self.nearest_nearby(vector)
         best_chunk = max(hit.dense for hit in hits)
         if score >= NEARBY_SIMILARITY and score >= best_chunk + NEARBY_MARGIN:
             return self.understanding.nearby_topics[topic_id]
         return None
+
+    def nearest_nearby(self, vector: np.ndarray) -> tuple[str, float]:
+        """The close-sounding topic most like the message, and how alike (0 without any)."""
+        if self.understanding is None:
+            return "", 0.0
+        scores = self.understanding.nearby.nearest(vector, 2)
+        return max(scores.items(), key=lambda item: item[1])
 
     def _progression(self, exercise: Chunk, prepared: str, score: float) -> Reply:
         """The how-to, or its harder or easier variant when the message asks for one: the

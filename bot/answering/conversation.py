@@ -42,13 +42,16 @@ NAMED = 0.85  # a follow-up that names another chunk this clearly is about that 
 TIME_TO_RESULTS_TOPIC = "how-long-to-improve"
 # A follow-up with nothing to follow is about knee valgus in general.
 GENERAL_TOPIC = {"fix": FIX_HUB, "dose": "how-often-to-train", "why": CAUSES_HUB}
-PROBABLY_ABOUT_KNEES = 0.2  # off-topic probability up to which a bare follow-up is about knees
+PROBABLY_ABOUT_KNEES = 0.2
+# An unclear message this likely off-topic and this close to a nearby topic is no follow-up.
+LIKELY_ABOUT_SOMETHING_ELSE = 0.5
+NEAR_ANOTHER_TOPIC = 0.5  # off-topic probability up to which a bare follow-up is about knees
 SURELY_ABOUT_KNEES = 0.05  # the intent model's off-topic probability at or below which…
 BEST_GUESS_EVIDENCE = 0.55  # …this much evidence answers a first message rather than declining
 # Words that point at an exercise without describing it: "show me that one, pls".
 POINTING = frozenset({"one", "ones", "yeah", "yes", "ok", "okay", "pls", "plz", "go", "then"})
 # A topic's tag that names who the conversation is about.
-SUBJECTS = {"children": "child knock knees"}
+SUBJECTS = {"children": "child knock knees", "adults": "adult knock knees"}
 # Words a follow-up asks with, which say nothing about what it asks about.
 FOLLOW_UP_WORDS = frozenset(
     {"fix", "fixing", "fixed", "sort", "why", "how", "long", "many", "reps", "sets", "often",
@@ -86,7 +89,7 @@ def turn(
     if reply.kind is ReplyKind.UNKNOWN:
         reply = (
             _declined(coach, vector, hits)
-            or _unclear(coach, understood, state, hits)
+            or _unclear(coach, understood, state, hits, vector)
             or _without_context(coach, understood, state, prepared, hits)
             or reply
         )
@@ -159,6 +162,13 @@ def _without_context(
     return None
 
 
+def _elsewhere(coach: Coach, understood: Understood, vector: np.ndarray) -> bool:
+    """ "Also got a sore shoulder, any tips": likely about something else and near a topic we do
+    not cover, so not a follow-up on the knees (though not close enough to name that topic)."""
+    _, nearby = coach.nearest_nearby(vector)
+    return understood.off_topic >= LIKELY_ABOUT_SOMETHING_ELSE and nearby >= NEAR_ANOTHER_TOPIC
+
+
 def _more_on_topic(text: str, state: State, hits: list[Hit]) -> bool:
     """ "What about surgery?" after the adult knock-knees answer: a word of the current topic's
     own text, asked about; the topic's paragraph on it answers, not a generic follow-up."""
@@ -176,13 +186,17 @@ def _variant_asked(text: str, state: State, hits: list[Hit]) -> str | None:
     return variant_wanted(text.lower())
 
 
-def _unclear(coach: Coach, understood: Understood, state: State, hits: list[Hit]) -> Reply | None:
+def _unclear(
+    coach: Coach, understood: Understood, state: State, hits: list[Hit], vector: np.ndarray
+) -> Reply | None:
     """A message that does not stand alone: small talk if that is its nearest intent, else, in
     a conversation, a follow-up on the current topic ("and sets?", "how do we practise that")."""
     nearest = understood.nearest
     if nearest in SMALL_TALK:
         return coach.small_talk(nearest)
     if not (state.topic or state.exercise) or state.reply_kind == ReplyKind.UNKNOWN.value:
+        return None
+    if _elsewhere(coach, understood, vector):
         return None
     follow_up = nearest.removeprefix("followup_")
     name = follow_up if follow_up != nearest else "more"

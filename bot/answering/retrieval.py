@@ -118,10 +118,18 @@ class Speller:
 
     def __init__(self, kb: KnowledgeBase) -> None:
         words: set[str] = set()
+        names: set[str] = set()
         for chunk in kb.chunks:
             fields = [chunk.search_text, *chunk.muscles, *chunk.tags, *chunk.steps, *chunk.triggers]
             words.update(WORD.findall(" ".join(fields).lower()))
+            names.update(
+                WORD.findall(" ".join([chunk.title, *chunk.aliases, *chunk.muscles]).lower())
+            )
         self.vocabulary = sorted(word for word in words if len(word) >= 3)
+        # Two slips are allowed only towards the names of things ("pereonus" → "peroneus"): an
+        # everyday word two letters from a knowledge word is usually a different word
+        # ("puncture" is not "picture").
+        self.names = sorted(word for word in names if len(word) >= 6)
         self._stemmer = Stemmer.Stemmer("english")
         # "limping" is fine when "limp" is known: compare stems, not spellings.
         self._known = set(self._stemmer.stemWords([*self.vocabulary, *_english_words()]))
@@ -136,11 +144,15 @@ class Speller:
     def _word(self, word: str) -> str:
         if len(word) < 3 or word.isdigit() or self._stemmer.stemWord(word) in self._known:
             return word
-        allowed = 1 if len(word) <= 5 else 2
-        best = process.extractOne(
-            word, self.vocabulary, scorer=DamerauLevenshtein.distance, score_cutoff=allowed
-        )
-        return best[0] if best else word
+        for allowed, candidates in ((1, self.vocabulary), (2, self.names)):
+            if allowed == 2 and len(word) <= 5:
+                break
+            best = process.extractOne(
+                word, candidates, scorer=DamerauLevenshtein.distance, score_cutoff=allowed
+            )
+            if best:
+                return best[0]
+        return word
 
 
 def _english_words() -> set[str]:

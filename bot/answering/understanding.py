@@ -94,7 +94,7 @@ QTYPE_GRAMMAR: tuple[tuple[QType, re.Pattern[str]], ...] = tuple(
         (
             QType.FIX,
             r"\b(fix|correct|treat|get rid|improve|stop|train|strengthen|remed|solv|counter)\w*\b|"
-            r"\b(sort|deal with|work on)\b|"
+            r"\b(sort|deal with|work on)\b|\bwhat (do|can|should) i do\b|"
             r"\b(which|what|best|any|good) (exercise|stretch|drill|workout)\b|"
             r"\b(exercise|stretch) for\b",
         ),
@@ -262,6 +262,10 @@ KNOWN_SHARE = (
     0.5  # a message mostly in the knowledge base's words is English whatever it looks like
 )
 FOREIGN_CONFIDENCE = 0.9
+# Under this many words lingua's low-accuracy mode is often sure of the wrong language for
+# English jargon ("golfers elbow remedies" reads as German at 0.97): only near-certainty counts.
+SHORT_MESSAGE_WORDS = 5
+FOREIGN_CONFIDENCE_SHORT = 0.99
 NON_LATIN_SHARE = 0.3
 
 
@@ -281,7 +285,8 @@ class LanguageCheck:
         if sum(word in self.known_words for word in words) / len(words) >= KNOWN_SHARE:
             return True
         top = self._detector.compute_language_confidence_values(text)[0]
-        return top.language.name == "ENGLISH" or top.value < FOREIGN_CONFIDENCE
+        sure = FOREIGN_CONFIDENCE_SHORT if len(words) < SHORT_MESSAGE_WORDS else FOREIGN_CONFIDENCE
+        return top.language.name == "ENGLISH" or top.value < sure
 
     @cached_property
     def _detector(self):  # noqa: ANN202 — lingua's type, imported lazily (most text never needs it)

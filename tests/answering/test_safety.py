@@ -110,3 +110,12 @@ async def test_inner_knee_pain_gets_the_pes_anserine_topic_not_a_red_flag(coach,
     reply = await coach.reply(text)
     assert reply.kind is not ReplyKind.SAFETY
     assert reply.sources[0].id == "pes-anserine-pain"
+
+
+def test_the_side_of_the_hip_is_not_a_one_sided_knock_knee(coach):
+    for text, flagged in (
+        ("does a weak side of my bum make my knees knock together", False),
+        ("knock knees on one side only", True),
+    ):
+        hits = coach.retriever.search(text)
+        assert (coach.safety.red_flag([text], hits) is not None) is flagged, text

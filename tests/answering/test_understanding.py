@@ -40,15 +40,21 @@ async def test_small_talk_gets_a_friendly_reply(chat):
 
 
 async def test_non_english_is_declined_politely(chat):
-    for text in ("¿por qué se me juntan las rodillas al correr?", "膝が痛いです"):
+    for text in (
+        "¿por qué se me juntan las rodillas al correr?",
+        "膝が痛いです",
+        "ginocchia valghe esercizi",
+        "waarom doet mijn knie zo veel pijn",
+    ):
         reply = await chat.reply("u", text)
         assert reply.kind is ReplyKind.UNKNOWN
         assert "only understand English" in reply.text
 
 
 async def test_english_with_exercise_names_is_not_declined(chat):
-    reply = await chat.reply("u", "copenhagen plank easier version")
-    assert "only understand English" not in reply.text
+    for text in ("copenhagen plank easier version", "golfers elbow remedies?"):
+        reply = await chat.reply("u", text)
+        assert "only understand English" not in reply.text, text
 
 
 async def test_safety_is_sticky(chat):
@@ -163,7 +169,7 @@ def test_split(coach):
 # Measured 2026-12-02 07:25 UTC on the test split: red flags (21/21), small talk (14/14) and
 # follow-up turns (38/44) meet their bars; these two do not yet, with the figure each reached.
 NOT_YET = {
-    "in_domain": "114/128 = 89.1%, bar 90%",
+    "in_domain": "113/128 = 88.3%, bar 90%",
     "off_topic": "21/24 = 87.5%, bar 90%",
 }
 
@@ -320,9 +326,31 @@ async def test_a_warning_sign_about_the_child_the_conversation_is_about_is_caugh
     assert reply.sources[0].id == "red-flags-children"
 
 
+async def test_a_warning_sign_about_the_adult_knee_the_conversation_is_about_is_caught(chat):
+    first = await chat.reply("u", "knock knees in adults")
+    assert first.sources[0].id == "adult-genu-valgum"
+    reply = await chat.reply("u", "mine is only the right one, and it is getting worse")
+    assert reply.kind is ReplyKind.SAFETY
+    assert reply.sources[0].id == "red-flags-adults"
+
+
+async def test_an_unclear_message_near_a_topic_we_do_not_cover_is_no_follow_up(chat):
+    await chat.reply("u", "how often should i do the exercises")
+    reply = await chat.reply("u", "my neck has been stiff from the desk too, anything for that")
+    assert reply.kind is ReplyKind.UNKNOWN
+
+
+async def test_a_warning_page_ranked_first_gets_the_safety_reply(coach):
+    hits = coach.retriever.search("one knee is turning in more and more these past months")
+    assert hits[0].chunk.id == "red-flags-adults"
+    reply = coach.respond("x", coach.retriever.prepare("x"), hits)
+    assert reply.kind is ReplyKind.SAFETY
+
+
 @pytest.mark.parametrize(
     ("text", "qtype"),
     [
+        ("my knees go in on squats, what do i do", "fix"),
         ("would weak glutes affect my knees", "cause"),
         ("can stiff ankles be making my knees go in", "cause"),
         ("why should i bother if it doesnt hurt", "cause"),

@@ -16,7 +16,7 @@ def dev(coach) -> ranking_fit.Problem:
 
 def test_the_dev_messages_come_from_every_dev_source() -> None:
     sources = {item.source for item in ranking_fit.dev_messages()}
-    assert sources == {"old eval", "realistic dev", "second writer"}
+    assert sources == {"old eval", "realistic dev", "second writer", "fourth writer"}
 
 
 def test_the_signals_are_what_the_ranking_combines(coach, dev) -> None:
