@@ -89,7 +89,7 @@ FALLBACK_UNKNOWN = 0.5
 SURELY_ON_TOPIC = 0.15
 WEAK_EVIDENCE = 0.70
 LIKELY_OFF_TOPIC = 0.5  # …and from here on, the full calibrated cut-off applies
-PARAPHRASE = 0.78  # cosine to a chunk's best view (often an example question) that is coverage
+PARAPHRASE = 0.72  # cosine to a chunk's best view (often an example question) that is coverage
 # At this probability of being about something else, a message is declined whatever it matches,
 # unless it names a chunk outright (a title or alias).
 SURELY_OFF_TOPIC = 0.85

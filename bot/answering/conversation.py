@@ -42,10 +42,10 @@ NAMED = 0.85  # a follow-up that names another chunk this clearly is about that 
 TIME_TO_RESULTS_TOPIC = "how-long-to-improve"
 # A follow-up with nothing to follow is about knee valgus in general.
 GENERAL_TOPIC = {"fix": FIX_HUB, "dose": "how-often-to-train", "why": CAUSES_HUB}
-PROBABLY_ABOUT_KNEES = 0.2
+PROBABLY_ABOUT_KNEES = 0.2  # off-topic probability up to which a bare follow-up is about knees
 # An unclear message this likely off-topic and this close to a nearby topic is no follow-up.
 LIKELY_ABOUT_SOMETHING_ELSE = 0.5
-NEAR_ANOTHER_TOPIC = 0.5  # off-topic probability up to which a bare follow-up is about knees
+NEAR_ANOTHER_TOPIC = 0.5
 SURELY_ABOUT_KNEES = 0.05  # the intent model's off-topic probability at or below which…
 BEST_GUESS_EVIDENCE = 0.55  # …this much evidence answers a first message rather than declining
 # Words that point at an exercise without describing it: "show me that one, pls".
@@ -163,8 +163,8 @@ def _without_context(
 
 
 def _elsewhere(coach: Coach, understood: Understood, vector: np.ndarray) -> bool:
-    """ "Also got a sore shoulder, any tips": likely about something else and near a topic we do
-    not cover, so not a follow-up on the knees (though not close enough to name that topic)."""
+    """ "My neck is stiff too, anything for that?": likely about something else and near a topic
+    we do not cover, so not a follow-up on the knees (though not close enough to name it)."""
     _, nearby = coach.nearest_nearby(vector)
     return understood.off_topic >= LIKELY_ABOUT_SOMETHING_ELSE and nearby >= NEAR_ANOTHER_TOPIC
 
