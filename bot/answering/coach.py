@@ -312,7 +312,7 @@ class Coach:
     def answer(self, hits: list[Hit], prepared: str = "") -> Reply:
         """A direct answer that fits a phone; detail, sources and related behind "Tell me more"."""
         main = hits[0].chunk
-        exercises = self._exercises_for(main)
+        exercises = self.offered_exercises(main)
         named = ", ".join(chunk.title for chunk in exercises) if not main.hub else ""
         summary_room = FIRST_MESSAGE_CHARS - len(main.title) - len(main.summary) - len(named) - 60
         rendered = self.composer.render(
@@ -390,7 +390,7 @@ class Coach:
             for hit in hits[1:3]
             if hit.score >= main.score - ANSWER_MARGIN and hit.chunk.kind is not Kind.SAFETY
         ]
-        exercises = self._exercises_for(main.chunk)
+        exercises = self.offered_exercises(main.chunk)
         rendered = self.composer.render(
             "answer.j2",
             main=main.chunk,
@@ -544,8 +544,8 @@ class Coach:
             return f"{chunk.title} — {chunk.summary}", chunk.id
         return value or "", None
 
-    def _exercises_for(self, chunk: Chunk) -> list[Chunk]:
-        """The first few exercises for a chunk (an answer's buttons)."""
+    def offered_exercises(self, chunk: Chunk) -> list[Chunk]:
+        """The first few exercises a chunk offers (an answer's buttons; what "show me" opens)."""
         return self._all_exercises_for(chunk)[:MAX_BUTTONS]
 
     def _all_exercises_for(self, chunk: Chunk) -> list[Chunk]:

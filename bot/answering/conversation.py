@@ -227,7 +227,7 @@ def _follow_up(coach: Coach, name: str, state: State, hits: list[Hit], text: str
     exercise = named if named and named.kind is Kind.EXERCISE else coach.kb.get(state.exercise)
     topic = named or coach.kb.get(state.topic) or exercise
     if name in ("harder", "easier", "dose", "show") and exercise is None and topic is not None:
-        exercise = next(iter(coach._exercises_for(topic)), None)
+        exercise = next(iter(coach.offered_exercises(topic)), None)
     # "How often?" or "why?" after a how-to is about that exercise; after an answer that merely
     # offered exercises, it is about the topic (training in general, the cause).
     on_exercise = exercise is not None and (
@@ -253,7 +253,7 @@ def _described(
     current one when the message describes nothing ("show me")."""
     if not _describing_words(text):
         return exercise
-    offered = {exercise.id, *(ex.id for ex in coach._exercises_for(topic or exercise))}
+    offered = {exercise.id, *(ex.id for ex in coach.offered_exercises(topic or exercise))}
     return next((hit.chunk for hit in hits if hit.chunk.id in offered), exercise)
 
 
@@ -292,7 +292,7 @@ def _after(state: State, reply: Reply, subject: Chunk | None, safety: str | None
         return replace(state, reply_kind=reply.kind.value, open_question=None)
     exercise = subject.id if subject.kind is Kind.EXERCISE else state.exercise
     if subject.kind not in (Kind.EXERCISE, Kind.SAFETY):
-        exercise = next(iter(_offered_exercises(reply)), exercise)
+        exercise = next(iter(_exercise_buttons(reply)), exercise)
     return replace(
         state,
         topic=subject.id,
@@ -303,7 +303,7 @@ def _after(state: State, reply: Reply, subject: Chunk | None, safety: str | None
     )
 
 
-def _offered_exercises(reply: Reply) -> list[str]:
+def _exercise_buttons(reply: Reply) -> list[str]:
     """Exercise ids the reply offered as buttons, in order (the one "show me" would open)."""
     tapped = [actions.parse(button.action) for button in reply.buttons]
     return [action.verb for action in tapped if action.feature == actions.HOWTO]

@@ -273,7 +273,7 @@ async def test_too_hard_after_a_how_to_gets_the_easier_version_whatever_else_it_
 
 async def test_show_me_the_described_one_picks_it_among_the_offered_exercises(chat, kb):
     await chat.reply("u", "how do i do the side plank hip lift")
-    offered = {ex.id for ex in chat.coach._exercises_for(kb.by_id("side-plank-hip-lift"))}
+    offered = {ex.id for ex in chat.coach.offered_exercises(kb.by_id("side-plank-hip-lift"))}
     assert "side-lying-hip-abduction" in offered
     reply = await chat.reply("u", "show me the lying leg lift one")
     assert reply.kind is ReplyKind.HOWTO
