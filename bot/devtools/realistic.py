@@ -30,6 +30,9 @@ THIRD_DIALOGUES = DATA / "third_writer_dialogues.jsonl"
 # A fourth writer's set, written after the ranking weights were first fitted: dev, like the second.
 FOURTH_MESSAGES = DATA / "fourth_writer_messages.jsonl"
 FOURTH_DIALOGUES = DATA / "fourth_writer_dialogues.jsonl"
+# A fifth writer's, written after the fourth's was tuned on: dev too.
+FIFTH_MESSAGES = DATA / "fifth_writer_messages.jsonl"
+FIFTH_DIALOGUES = DATA / "fifth_writer_dialogues.jsonl"
 ALL_FILES = (
     MESSAGES_FILE,
     DIALOGUES_FILE,
@@ -39,6 +42,8 @@ ALL_FILES = (
     THIRD_DIALOGUES,
     FOURTH_MESSAGES,
     FOURTH_DIALOGUES,
+    FIFTH_MESSAGES,
+    FIFTH_DIALOGUES,
 )
 # ../shared next to the clone, or next to the folder of worktrees the clone sits in.
 SHARED = next(
@@ -191,6 +196,7 @@ async def evaluate(
     if split != "test":
         sets.append(("second writer (dev)", SECOND_MESSAGES, SECOND_DIALOGUES, None))
         sets.append(("fourth writer (dev)", FOURTH_MESSAGES, FOURTH_DIALOGUES, None))
+        sets.append(("fifth writer (dev)", FIFTH_MESSAGES, FIFTH_DIALOGUES, None))
     if split != "dev":
         sets.append(("third writer (held out)", THIRD_MESSAGES, THIRD_DIALOGUES, None))
     if shared and SHARED_MESSAGES.exists() and SHARED_DIALOGUES.exists():
