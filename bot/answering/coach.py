@@ -203,6 +203,8 @@ class Coach:
             return best_evidence >= cut
         if max(hit.dense for hit in hits) >= PARAPHRASE:
             return True  # all but a rewording of one of a chunk's own example questions
+        if max(hit.name for hit in hits) >= NAMED_OUTRIGHT:
+            return True  # "PFPS, what helps?": its topic words are a chunk's name
         if understood.off_topic >= SURELY_OFF_TOPIC and hits[0].name < NAMED_OUTRIGHT:
             return False  # "my shoulder is stiff after bench": knee words do not make it ours
         # The surer the model is that it is about knees, the weaker the evidence that will do:

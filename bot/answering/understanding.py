@@ -131,7 +131,7 @@ EASIER = re.compile(
 # "How long until it works?" asks how long improvement takes, not how long to hold a stretch.
 TIME_TO_RESULTS = re.compile(
     r"\bhow (soon|many weeks|many months)\b|\bwhen (will|do|does|should) (i|it|you)\b.*\b("
-    r"work|results?|better|improve|notice|see|change)|\bhow long\b.*\b(until|till|til|before|"
+    r"work|results?|better|improve|notice|see|change|kick in)|\bhow long\b.*\b(until|till|til|before|"
     r"work\w*|fix\w*|results?|improve\w*|better|notice|difference|take|takes|change)\b|"
     + NO_PROGRESS
 )

@@ -366,8 +366,18 @@ def test_question_types_from_casual_wording(text, qtype):
 
 async def test_an_exercise_that_has_not_worked_yet_gets_how_long_it_takes(coach):
     chat = Conversations(coach, MemoryDialogue())
-    reply = await chat.reply("u", "two weeks of glute bridges and still no difference")
-    assert reply.sources[0].id == "how-long-to-improve"
+    for text in (
+        "two weeks of glute bridges and still no difference",
+        "on side planks since monday, when will it kick in",
+    ):
+        reply = await chat.reply(text, text)
+        assert reply.sources[0].id == "how-long-to-improve", text
+
+
+async def test_a_message_that_is_a_chunk_name_is_covered_however_little_it_says(chat):
+    reply = await chat.reply("u", "PFPS??")
+    assert reply.kind is ReplyKind.ANSWER
+    assert reply.sources[0].id in ("runners-knee", "patellofemoral-pain")
 
 
 async def test_what_about_a_word_of_the_current_topic_quotes_that_topic(chat):
