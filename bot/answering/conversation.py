@@ -85,7 +85,9 @@ def turn(
     reply = _conversational(coach, text, prepared, understood, state, hits)
     if reply is not None:
         return reply
-    reply = _question(coach, text, prepared, vector, hits, understood)
+    reply = _fix_for_topic(coach, understood, state, hits) or _question(
+        coach, text, prepared, vector, hits, understood
+    )
     if reply.kind is ReplyKind.UNKNOWN:
         reply = (
             _declined(coach, vector, hits)
@@ -160,6 +162,18 @@ def _without_context(
     if understood.off_topic <= SURELY_ABOUT_KNEES and hits[0].evidence >= BEST_GUESS_EVIDENCE:
         return coach.matched(hits, prepared)
     return None
+
+
+def _fix_for_topic(
+    coach: Coach, understood: Understood, state: State, hits: list[Hit]
+) -> Reply | None:
+    """ "Right, what should i do for the feet then" after flat feet: a fix question that
+    retrieval can only answer with a hub (the whole plan, every exercise) is about the cause the
+    conversation is on."""
+    topic = coach.kb.get(state.topic)
+    if understood.qtype is not QType.FIX or topic is None or topic.kind is not Kind.CAUSE:
+        return None
+    return coach.fixes(topic) if hits[0].chunk.hub else None
 
 
 def _elsewhere(coach: Coach, understood: Understood, vector: np.ndarray) -> bool:

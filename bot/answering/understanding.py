@@ -84,6 +84,8 @@ QTYPE_GRAMMAR: tuple[tuple[QType, re.Pattern[str]], ...] = tuple(
             QType.CHOICE,
             r"\b(what|which|any|best|good|some)\b.*\b(exercises|stretches|drills|moves)\b",
         ),
+        # "what should i do about it" asks for a fix, though it says "should i"
+        (QType.FIX, r"\bwhat (do|can|should|could) (i|we) do\b"),
         (
             QType.SAFE,
             r"\b(is it|is that|are they|is this) (safe|ok|okay|fine|normal|good)\b|"
@@ -94,7 +96,7 @@ QTYPE_GRAMMAR: tuple[tuple[QType, re.Pattern[str]], ...] = tuple(
         (
             QType.FIX,
             r"\b(fix|correct|treat|get rid|improve|stop|train|strengthen|remed|solv|counter)\w*\b|"
-            r"\b(sort|deal with|work on)\b|\bwhat (do|can|should) i do\b|"
+            r"\b(sort|deal with|work on)\b|"
             r"\b(which|what|best|any|good) (exercise|stretch|drill|workout)\b|"
             r"\b(exercise|stretch) for\b",
         ),
@@ -131,7 +133,8 @@ EASIER = re.compile(
 # "How long until it works?" asks how long improvement takes, not how long to hold a stretch.
 TIME_TO_RESULTS = re.compile(
     r"\bhow (soon|many weeks|many months)\b|\bwhen (will|do|does|should) (i|it|you)\b.*\b("
-    r"work|results?|better|improve|notice|see|change|kick in)|\bhow long\b.*\b(until|till|til|before|"
+    r"work|results?|better|improve|notice|see|change|kick in)|"
+    r"\bhow long\b.*\b(until|till|til|before|"
     r"work\w*|fix\w*|results?|improve\w*|better|notice|difference|take|takes|change)\b|"
     + NO_PROGRESS
 )

@@ -5,7 +5,8 @@ listwise: the softmax probability of the right chunks among all chunks, so the w
 how much meaning, words, names and question type count against each other. L2 pulls towards
 the hand-set weights, which keeps a signal that the data says little about where it was.
 Only dev data is read: the old eval's dev split, the realistic dev split, the second and the
-fourth writers' sets.
+fourth writers' sets. The fifth writer's set stays out of the fit: it checks the fitted ranking
+on a writer the fit never saw.
 """
 
 from __future__ import annotations

@@ -351,6 +351,7 @@ async def test_a_warning_page_ranked_first_gets_the_safety_reply(coach):
     ("text", "qtype"),
     [
         ("my knees go in on squats, what do i do", "fix"),
+        ("right, what should i do about that", "fix"),
         ("would weak glutes affect my knees", "cause"),
         ("can stiff ankles be making my knees go in", "cause"),
         ("why should i bother if it doesnt hurt", "cause"),
@@ -372,6 +373,13 @@ async def test_an_exercise_that_has_not_worked_yet_gets_how_long_it_takes(coach)
     ):
         reply = await chat.reply(text, text)
         assert reply.sources[0].id == "how-long-to-improve", text
+
+
+async def test_a_general_fix_question_mid_conversation_fixes_the_cause_it_is_on(chat):
+    await chat.reply("u", "could stiff ankles be the reason my knees cave")
+    reply = await chat.reply("u", "ok what can i do to fix my ankles")
+    assert reply.sources[0].id == "limited-ankle-dorsiflexion"
+    assert "knee-to-wall" in reply.text[:700].lower()
 
 
 async def test_a_message_that_is_a_chunk_name_is_covered_however_little_it_says(chat):

@@ -14,7 +14,7 @@ def dev(coach) -> ranking_fit.Problem:
     return ranking_fit.problem(coach, ranking_fit.dev_messages())
 
 
-def test_the_dev_messages_come_from_every_dev_source() -> None:
+def test_the_fit_reads_dev_sets_only_and_keeps_the_fifth_writer_out() -> None:
     sources = {item.source for item in ranking_fit.dev_messages()}
     assert sources == {"old eval", "realistic dev", "second writer", "fourth writer"}
 
