@@ -85,9 +85,8 @@ class Weights:
 
     lexical: float = 0.9
     name: float = 0.2
-    questions: float = (
-        0.5  # evidence blends the best view (often an example question) with the text
-    )
+    # Evidence blends the best view (often an example question) with the chunk's own text.
+    questions: float = 0.5
     bm25_half: float = 3.0  # BM25 score that maps to 0.5 after saturation
     name_floor: float = 0.85  # name similarity below this is noise, counted as 0
 

@@ -42,7 +42,8 @@ class Problem:
     sources: tuple[str, ...]
 
     @property
-    def weights(self) -> np.ndarray:
+    def importance(self) -> np.ndarray:
+        """How much each message counts in the loss (SOURCE_WEIGHT)."""
         return np.array([SOURCE_WEIGHT.get(source, 1.0) for source in self.sources])
 
     def subset(self, keep: np.ndarray) -> Problem:
@@ -82,7 +83,8 @@ def problem(coach: Coach, items: list[Labelled]) -> Problem:
         )
         signals.append(retriever.signals(prepared, vector, qtype))
         right.append(np.isin(ids, item.chunks))
-    return Problem(np.stack(signals), np.stack(right), tuple(item.source for item in items))
+    whole = Problem(np.stack(signals), np.stack(right), tuple(item.source for item in items))
+    return whole.subset(whole.right.any(axis=1))  # a label naming no chunk we have teaches nothing
 
 
 def loss_and_gradient(
@@ -94,7 +96,7 @@ def loss_and_gradient(
     p_all = exp / exp.sum(axis=1, keepdims=True)
     exp_right = np.where(data.right, exp, 0.0)
     p_right = exp_right / exp_right.sum(axis=1, keepdims=True)
-    share = data.weights / data.weights.sum()
+    share = data.importance / data.importance.sum()
     loss = float(share @ -np.log(exp_right.sum(axis=1) / exp.sum(axis=1)))
     gradient = TEMPERATURE * np.einsum("m,mc,mcs->s", share, p_all - p_right, data.signals)
     loss += L2 * float(((weights - start) ** 2).sum())
@@ -117,7 +119,8 @@ def as_weights(vector: np.ndarray) -> dict[str, float]:
 
 
 def report(data: Problem, fitted: np.ndarray) -> str:
-    """Top-1 before and after, and the honest figure: fitted on one writer, read on another."""
+    """Top-1 before and after, and the honest figure: each set read with weights fitted on the
+    other sets only."""
     hand = as_vector(HAND_SET).astype(np.float64)
     lines = [
         f"fitted on {len(data.sources)} dev messages: top-1 {top1(data, hand):.3f} (hand-set)"

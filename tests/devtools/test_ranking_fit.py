@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.answering.ranking import HAND_SET, SIGNALS, as_vector
+from bot.answering.ranking import HAND_SET, RANKING_FILE, SIGNALS, as_vector, load_ranking
 from bot.devtools import ranking_fit
 
 
@@ -47,3 +47,11 @@ def test_the_fit_ranks_its_own_data_better_than_the_hand_set_weights(dev) -> Non
     fitted = ranking_fit.fit(dev)
     assert ranking_fit.top1(dev, fitted) > ranking_fit.top1(dev, hand)
     assert "held out" in ranking_fit.report(dev.subset(np.arange(len(dev.sources)) < 150), fitted)
+
+
+def test_the_committed_weights_are_the_fit_of_todays_knowledge_and_data(dev) -> None:
+    """Refit (`kneebot eval --fit-ranking`) after changing the knowledge or the dev sets."""
+    fitted = ranking_fit.as_weights(ranking_fit.fit(dev))
+    committed = load_ranking(RANKING_FILE)
+    for name in SIGNALS:
+        assert fitted[name] == pytest.approx(committed[name], abs=0.02), name
