@@ -346,11 +346,11 @@ class Coach:
         Shared words count by how rare they are in the knowledge base, so "barefoot" picks its
         paragraph while "good", "bad" or "feet", which are everywhere, barely count.
         """
-        words = self._stems(prepared) - {"knee", "valgus"}
+        words = self.stems(prepared) - {"knee", "valgus"}
         parts = _parts(chunk.body)
         best, overlap = "", 0.0
         for part in parts:
-            shared = sum(self._rarity.get(stem, 0.0) for stem in words & self._stems(part))
+            shared = sum(self._rarity.get(stem, 0.0) for stem in words & self.stems(part))
             if shared > overlap:
                 best, overlap = part, shared
         if not best:
@@ -360,13 +360,13 @@ class Coach:
         cut = best[:room].rsplit(". ", 1)[0]
         return cut + "." if len(cut) > 40 else ""
 
-    def _stems(self, text: str) -> set[str]:
+    def stems(self, text: str) -> set[str]:
         return set(self.retriever.speller._stemmer.stemWords(WORD.findall(text.lower())))
 
     @cached_property
     def _rarity(self) -> dict[str, float]:
         """Each word stem's inverse document frequency over every paragraph of the knowledge."""
-        paragraphs = [self._stems(part) for chunk in self.kb.chunks for part in _parts(chunk.body)]
+        paragraphs = [self.stems(part) for chunk in self.kb.chunks for part in _parts(chunk.body)]
         counts: dict[str, int] = {}
         for stems in paragraphs:
             for stem in stems:

@@ -43,6 +43,8 @@ TIME_TO_RESULTS_TOPIC = "how-long-to-improve"
 # A follow-up with nothing to follow is about knee valgus in general.
 GENERAL_TOPIC = {"fix": FIX_HUB, "dose": "how-often-to-train", "why": CAUSES_HUB}
 PROBABLY_ABOUT_KNEES = 0.2  # off-topic probability up to which a bare follow-up is about knees
+# Stems that name knee valgus itself, not one of its causes.
+GENERIC_STEMS = frozenset({"knee", "valgus", "caus", "cave", "in", "inward"})
 # An unclear message this likely off-topic and this close to a nearby topic is no follow-up.
 LIKELY_ABOUT_SOMETHING_ELSE = 0.5
 NEAR_ANOTHER_TOPIC = 0.5
@@ -85,7 +87,7 @@ def turn(
     reply = _conversational(coach, text, prepared, understood, state, hits)
     if reply is not None:
         return reply
-    reply = _fix_for_topic(coach, understood, state, hits) or _question(
+    reply = _fix_for_topic(coach, text, understood, state, hits) or _question(
         coach, text, prepared, vector, hits, understood
     )
     if reply.kind is ReplyKind.UNKNOWN:
@@ -165,15 +167,17 @@ def _without_context(
 
 
 def _fix_for_topic(
-    coach: Coach, understood: Understood, state: State, hits: list[Hit]
+    coach: Coach, text: str, understood: Understood, state: State, hits: list[Hit]
 ) -> Reply | None:
-    """ "Right, what should i do for the feet then" after flat feet: a fix question that
-    retrieval can only answer with a hub (the whole plan, every exercise) is about the cause the
-    conversation is on."""
+    """ "Right, what should i do for the feet then" after flat feet: a fix question that names
+    the cause the conversation is on, and that retrieval can only answer with a hub (the whole
+    plan, every exercise), is about that cause."""
     topic = coach.kb.get(state.topic)
     if understood.qtype is not QType.FIX or topic is None or topic.kind is not Kind.CAUSE:
         return None
-    return coach.fixes(topic) if hits[0].chunk.hub else None
+    names = coach.stems(content_words(" ".join([topic.title, *topic.aliases, *topic.tags]).lower()))
+    named = bool(coach.stems(content_words(text.lower())) & (names - GENERIC_STEMS))
+    return coach.fixes(topic) if named and hits[0].chunk.hub else None
 
 
 def _elsewhere(coach: Coach, understood: Understood, vector: np.ndarray) -> bool:

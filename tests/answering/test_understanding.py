@@ -382,6 +382,12 @@ async def test_a_general_fix_question_mid_conversation_fixes_the_cause_it_is_on(
     assert "knee-to-wall" in reply.text[:700].lower()
 
 
+async def test_the_whole_plan_asked_for_mid_conversation_is_still_the_whole_plan(chat):
+    await chat.reply("u", "could stiff ankles be the reason my knees cave")
+    reply = await chat.reply("u", "ok and how do i fix knee valgus overall")
+    assert reply.sources[0].id == "how-to-fix-it"
+
+
 async def test_a_message_that_is_a_chunk_name_is_covered_however_little_it_says(chat):
     reply = await chat.reply("u", "PFPS??")
     assert reply.kind is ReplyKind.ANSWER
