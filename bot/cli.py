@@ -267,8 +267,9 @@ def _fit_ranking(coach, settings: Settings) -> str:
     ranking_fit = _devtool("ranking_fit", "eval")
     data = ranking_fit.problem(coach, ranking_fit.dev_messages())
     fitted = ranking_fit.fit(data)
-    save_ranking(ranking_fit.as_weights(fitted), settings.ranking_file)
-    coach.retriever.ranking = as_vector(ranking_fit.as_weights(fitted))
+    weights = ranking_fit.as_weights(fitted)
+    save_ranking(weights, settings.ranking_file)
+    coach.retriever.ranking = as_vector(weights)
     return ranking_fit.report(data, fitted) + f"\nsaved to {settings.ranking_file}"
 
 

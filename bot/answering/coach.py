@@ -16,6 +16,7 @@ from bot.answering.examples import Examples
 from bot.answering.retrieval import WORD, Hit, Mode, Retriever, normalise
 from bot.answering.safety import SafetyCheck, SemanticSafety
 from bot.answering.understanding import (
+    QUESTION,
     IntentClassifier,
     LanguageCheck,
     QType,
@@ -213,6 +214,12 @@ class Coach:
         share = (understood.off_topic - SURELY_ON_TOPIC) / (LIKELY_OFF_TOPIC - SURELY_ON_TOPIC)
         weak = min(cut, WEAK_EVIDENCE)
         return best_evidence >= weak + (cut - weak) * min(max(share, 0.0), 1.0)
+
+    def understand(self, prepared: str, vector: np.ndarray) -> Understood:
+        """The message's intent and question type (a plain question without the intent model)."""
+        if self.understanding is None:
+            return Understood(QUESTION, 0.0, QType.OTHER)
+        return self.understanding.intents.classify(vector, prepared)
 
     def red_flag(
         self,

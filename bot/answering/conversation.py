@@ -20,7 +20,6 @@ from bot.answering.coach import CAUSES_HUB, FIX_HUB, MAX_QUESTION_CHARS, Coach
 from bot.answering.dialogue import DialogueStore, State
 from bot.answering.retrieval import Hit, content_words
 from bot.answering.understanding import (
-    QUESTION,
     SMALL_TALK,
     QType,
     Understood,
@@ -69,11 +68,7 @@ def turn(
     """The reply to one message given the conversation so far, and the state after it."""
     state = state or State()
     understanding = coach.understanding
-    understood = (
-        understanding.intents.classify(vector, prepared)
-        if understanding is not None
-        else Understood(QUESTION, 0.0, QType.OTHER)
-    )
+    understood = coach.understand(prepared, vector)
     hits = coach.retriever.rank(prepared, vector, qtype=understood.qtype.value)
     flag = coach.red_flag(text, prepared, hits, vector, _subject(coach, state))
     if flag is not None:

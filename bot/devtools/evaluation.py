@@ -45,7 +45,7 @@ def run(coach: Coach, questions: list[Question], mode: Mode) -> list[Outcome]:
     vectors = coach.retriever.embedder.encode(prepared)
     outcomes = []
     for question, text, vector in zip(questions, prepared, vectors, strict=True):
-        hits = coach.retriever.rank(text, vector, mode, _qtype(coach, text, vector))
+        hits = coach.retriever.rank(text, vector, mode, coach.understand(text, vector).qtype.value)
         reply = coach.respond(question.q, text, hits, mode)
         top_id = reply.sources[0].id if reply.sources else None
         # The reply's own source leads (a red flag outranks retrieval); the ranking follows.
@@ -53,13 +53,6 @@ def run(coach: Coach, questions: list[Question], mode: Mode) -> list[Outcome]:
         evidence = max(hit.evidence for hit in hits)
         outcomes.append(Outcome(question, reply.kind.value, top_id, ranked, evidence))
     return outcomes
-
-
-def _qtype(coach: Coach, prepared: str, vector) -> str | None:
-    """The question type, as the answer path reads it (none without the intent model)."""
-    if coach.understanding is None:
-        return None
-    return coach.understanding.intents.classify(vector, prepared).qtype.value
 
 
 def metrics(outcomes: list[Outcome]) -> dict[str, float]:

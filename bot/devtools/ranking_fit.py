@@ -63,24 +63,22 @@ def dev_messages() -> list[Labelled]:
         ("second writer", realistic.SECOND_MESSAGES, None),
         ("fourth writer", realistic.FOURTH_MESSAGES, None),
     ):
-        for row in realistic.read_jsonl(path):
-            if row["expect"] in IN_DOMAIN and row.get("chunk") and split in (None, row["split"]):
-                items.append(Labelled(row["q"], tuple(row["chunk"]), source))
+        for case in realistic.load_messages(path, split):
+            if case.expect in IN_DOMAIN and case.chunks:
+                items.append(Labelled(case.q, case.chunks, source))
     return items
 
 
 def problem(coach: Coach, items: list[Labelled]) -> Problem:
     """The signals as the answer path computes them, question type included."""
-    retriever, understanding = coach.retriever, coach.understanding
+    retriever = coach.retriever
     coach.prime([item.text for item in items])
     ids = np.array([chunk.id for chunk in coach.kb.chunks])
     signals, right = [], []
     for item in items:
         prepared = retriever.prepare(item.text)
         vector = coach.vector_sync(prepared)
-        qtype = (
-            understanding.intents.classify(vector, prepared).qtype.value if understanding else None
-        )
+        qtype = coach.understand(prepared, vector).qtype.value
         signals.append(retriever.signals(prepared, vector, qtype))
         right.append(np.isin(ids, item.chunks))
     whole = Problem(np.stack(signals), np.stack(right), tuple(item.source for item in items))

@@ -80,6 +80,7 @@ class Case:
     match: str
     accept: tuple[str, ...] = ()
     split: str = ""
+    chunks: tuple[str, ...] = ()  # the chunks that answer it, where the row names them
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,8 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def case(row: dict, split: str = "") -> Case:
     accept = tuple(row.get("accept", ()))
-    return Case(row["q"], row["expect"], row["match"], accept, row.get("split", split))
+    chunks = tuple(row.get("chunk", ()))
+    return Case(row["q"], row["expect"], row["match"], accept, row.get("split", split), chunks)
 
 
 def load_messages(path: Path = MESSAGES_FILE, split: str | None = None) -> list[Case]:

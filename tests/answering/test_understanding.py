@@ -318,20 +318,31 @@ async def test_an_off_topic_joint_mid_conversation_is_declined_not_followed_up(c
     assert reply.kind is ReplyKind.UNKNOWN
 
 
-async def test_a_warning_sign_about_the_child_the_conversation_is_about_is_caught(chat):
-    first = await chat.reply("u", "is it normal for a 3 year old to be knock kneed")
-    assert first.sources[0].id == "children-knock-knees"
-    reply = await chat.reply("u", "she limps a bit in the mornings though")
+@pytest.mark.parametrize(
+    ("first_text", "topic", "sign", "warning"),
+    [
+        (
+            "is it normal for a 3 year old to be knock kneed",
+            "children-knock-knees",
+            "she limps a bit in the mornings though",
+            "red-flags-children",
+        ),
+        (
+            "knock knees in adults",
+            "adult-genu-valgum",
+            "mine is only the right one, and it is getting worse",
+            "red-flags-adults",
+        ),
+    ],
+)
+async def test_a_warning_sign_about_whoever_the_conversation_is_about_is_caught(
+    chat, first_text, topic, sign, warning
+):
+    first = await chat.reply("u", first_text)
+    assert first.sources[0].id == topic
+    reply = await chat.reply("u", sign)
     assert reply.kind is ReplyKind.SAFETY
-    assert reply.sources[0].id == "red-flags-children"
-
-
-async def test_a_warning_sign_about_the_adult_knee_the_conversation_is_about_is_caught(chat):
-    first = await chat.reply("u", "knock knees in adults")
-    assert first.sources[0].id == "adult-genu-valgum"
-    reply = await chat.reply("u", "mine is only the right one, and it is getting worse")
-    assert reply.kind is ReplyKind.SAFETY
-    assert reply.sources[0].id == "red-flags-adults"
+    assert reply.sources[0].id == warning
 
 
 async def test_an_unclear_message_near_a_topic_we_do_not_cover_is_no_follow_up(chat):
