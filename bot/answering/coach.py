@@ -95,6 +95,11 @@ PARAPHRASE = 0.72  # cosine to a chunk's best view (often an example question) t
 # unless it names a chunk outright (a title or alias).
 SURELY_OFF_TOPIC = 0.85
 NAMED_OUTRIGHT = 0.85
+# Question types that an explanation answers better than an unnamed exercise's how-to, and how
+# far behind (in ranking score, among the first few hits) that explanation may rank. Dev splits.
+EXPLAINED_FIRST = frozenset({QType.CAUSE, QType.CHOICE, QType.FIX, QType.DEFINITION, QType.OTHER})
+EXPLANATION_MARGIN = 0.2
+EXPLANATION_DEPTH = 6
 
 
 class Coach:
@@ -185,7 +190,24 @@ class Coach:
         if hits[0].chunk.triggers:
             # Ranked first despite the warning pages' discount: the message describes the sign.
             return self.safety_reply(hits[0].chunk, hits)
+        if understood is not None and understood.qtype in EXPLAINED_FIRST:
+            hits = self._explanation_first(hits)
         return self.matched(hits, prepared)
+
+    def _explanation_first(self, hits: list[Hit]) -> list[Hit]:
+        """ "Fallen arches, what do i work on first?" names no exercise and does not ask how to do
+        one: an explanation ranked close behind that offers the top exercise answers it, with that
+        exercise among its buttons, rather than one exercise's how-to."""
+        top = hits[0]
+        if top.chunk.kind is not Kind.EXERCISE or top.name >= NAMED_OUTRIGHT:
+            return hits
+        for hit in hits[1:EXPLANATION_DEPTH]:
+            if top.score - hit.score > EXPLANATION_MARGIN:
+                break
+            offers_top = top.chunk in self._all_exercises_for(hit.chunk)
+            if hit.chunk.kind is not Kind.EXERCISE and not hit.chunk.triggers and offers_top:
+                return [hit, *(other for other in hits if other is not hit)]
+        return hits
 
     def matched(self, hits: list[Hit], prepared: str) -> Reply:
         """The reply from the best hit: its how-to for an exercise, else an answer."""

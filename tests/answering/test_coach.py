@@ -120,3 +120,21 @@ def test_an_everyday_word_also_searches_the_knowledge_bases_word(runtime):
     lexical = runtime.retriever._lexical
     assert "gluteus" in lexical.query_tokens("my butt is weak")
     assert "gluteus" not in lexical.query_tokens("my hips are weak")
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "topic"),
+    [
+        ("my arches are pretty flat, where do i even start", ReplyKind.ANSWER, "flat-feet"),
+        ("how do i do the short foot thing", ReplyKind.HOWTO, "short-foot"),
+    ],
+)
+async def test_an_unnamed_exercise_gives_way_to_the_explanation_that_offers_it(
+    coach, text, kind, topic
+):
+    # Without the rule the first message gets the short-foot how-to; the explanation ranked
+    # just behind answers "where do i start" and offers that exercise as a button.
+    reply = await coach.reply(text)
+    assert (reply.kind, reply.sources[0].id) == (kind, topic)
+    if kind is ReplyKind.ANSWER:
+        assert "howto:short-foot" in {button.action for button in reply.buttons}
