@@ -33,6 +33,10 @@ FOURTH_DIALOGUES = DATA / "fourth_writer_dialogues.jsonl"
 # A fifth writer's, written after the fourth's was tuned on: dev too.
 FIFTH_MESSAGES = DATA / "fifth_writer_messages.jsonl"
 FIFTH_DIALOGUES = DATA / "fifth_writer_dialogues.jsonl"
+# A sixth writer's, written in the session after the fifth's was tuned on; never tuned on, so it
+# is reported with the test split, like the third.
+SIXTH_MESSAGES = DATA / "sixth_writer_messages.jsonl"
+SIXTH_DIALOGUES = DATA / "sixth_writer_dialogues.jsonl"
 ALL_FILES = (
     MESSAGES_FILE,
     DIALOGUES_FILE,
@@ -44,6 +48,8 @@ ALL_FILES = (
     FOURTH_DIALOGUES,
     FIFTH_MESSAGES,
     FIFTH_DIALOGUES,
+    SIXTH_MESSAGES,
+    SIXTH_DIALOGUES,
 )
 # ../shared next to the clone, or next to the folder of worktrees the clone sits in.
 SHARED = next(
@@ -201,6 +207,7 @@ async def evaluate(
         sets.append(("fifth writer (dev)", FIFTH_MESSAGES, FIFTH_DIALOGUES, None))
     if split != "dev":
         sets.append(("third writer (held out)", THIRD_MESSAGES, THIRD_DIALOGUES, None))
+        sets.append(("sixth writer (held out)", SIXTH_MESSAGES, SIXTH_DIALOGUES, None))
     if shared and SHARED_MESSAGES.exists() and SHARED_DIALOGUES.exists():
         sets.append(("shared real-user dev", SHARED_MESSAGES, SHARED_DIALOGUES, None))
     parts = []
