@@ -47,7 +47,7 @@ GENERIC_STEMS = frozenset({"knee", "valgus", "caus", "cave", "in", "inward"})
 # An unclear message this likely off-topic and this close to a nearby topic is no follow-up.
 LIKELY_ABOUT_SOMETHING_ELSE = 0.5
 NEAR_ANOTHER_TOPIC = 0.5
-SURELY_ABOUT_KNEES = 0.05  # the intent model's off-topic probability at or below which…
+SURELY_ABOUT_KNEES = 0.08  # the intent model's off-topic probability at or below which…
 BEST_GUESS_EVIDENCE = 0.55  # …this much evidence answers a first message rather than declining
 # Words that point at an exercise without describing it: "show me that one, pls".
 POINTING = frozenset({"one", "ones", "yeah", "yes", "ok", "okay", "pls", "plz", "go", "then"})
