@@ -84,6 +84,9 @@ QTYPE_GRAMMAR: tuple[tuple[QType, re.Pattern[str]], ...] = tuple(
             QType.CHOICE,
             r"\b(what|which|any|best|good|some)\b.*\b(exercises|stretches|drills|moves)\b",
         ),
+        # "which muscle holds the arch up", "which muscles should i work on": the anatomy, which
+        # a cause's explanation names, rather than one exercise
+        (QType.CAUSE, r"\b(which|what) (muscles?|muscle group)\b"),
         # "what should i do about it" asks for a fix, though it says "should i"
         (QType.FIX, r"\bwhat (do|can|should|could) (i|we) do\b"),
         (

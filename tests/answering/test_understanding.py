@@ -368,6 +368,8 @@ async def test_a_warning_page_ranked_first_gets_the_safety_reply(coach):
         ("why should i bother if it doesnt hurt", "cause"),
         ("what exercises should i be doing for it", "choice"),
         ("which moves are best for the outer hip", "choice"),
+        ("what muscle is it that stops my foot rolling flat", "cause"),
+        ("which muscles do i need to work on for this", "cause"),
     ],
 )
 def test_question_types_from_casual_wording(text, qtype):
