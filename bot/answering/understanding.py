@@ -99,7 +99,7 @@ QTYPE_GRAMMAR: tuple[tuple[QType, re.Pattern[str]], ...] = tuple(
         (
             QType.FIX,
             r"\b(fix|correct|treat|get rid|improve|stop|train|strengthen|remed|solv|counter)\w*\b|"
-            r"\b(sort|deal with|work on)\b|"
+            r"\b(sort|deal with|work on|prevent|avoid)\b|\bkeep\b.*\b(from|out|in line)\b|"
             r"\b(which|what|best|any|good) (exercise|stretch|drill|workout)\b|"
             r"\b(exercise|stretch) for\b",
         ),

@@ -370,6 +370,8 @@ async def test_a_warning_page_ranked_first_gets_the_safety_reply(coach):
         ("which moves are best for the outer hip", "choice"),
         ("what muscle is it that stops my foot rolling flat", "cause"),
         ("which muscles do i need to work on for this", "cause"),
+        ("how do i keep my knees from rolling in on lunges", "fix"),
+        ("how can i prevent the caving when i land", "fix"),
     ],
 )
 def test_question_types_from_casual_wording(text, qtype):
