@@ -92,7 +92,7 @@ QTYPE_GRAMMAR: tuple[tuple[QType, re.Pattern[str]], ...] = tuple(
         (
             QType.SAFE,
             r"\b(is it|is that|are they|is this) (safe|ok|okay|fine|normal|good)\b|"
-            r"\b(can|should|could) (i|we|he|she|my)\b|\b(safe|okay|ok) to\b|"
+            r"(?<!how )\b(can|should|could) (i|we|he|she|my)\b|\b(safe|okay|ok) to\b|"
             r"\b(what|and) if\b.*\b(hurts?|pain\w*|aches?|sore)\b",
         ),
         (QType.CHOICE, r"\b(exercises|stretches|drills|workouts|moves)\b"),
