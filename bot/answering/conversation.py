@@ -58,6 +58,15 @@ FOLLOW_UP_WORDS = frozenset(
     {"fix", "fixing", "fixed", "sort", "why", "how", "long", "many", "reps", "sets", "often",
      "harder", "easier", "hard", "easy", "more", "next", "tips", "anything", "else", "tell"}
 )  # fmt: skip
+# Words that point back at what was just said; with one, the current topic and the chunks it
+# links to rank this much higher (chosen on the dev conversations).
+BACK_REFERENCE = frozenset(
+    {"mine", "it", "its", "that", "this", "they", "them", "those", "these", "he", "she", "her",
+     "his", "one", "there", "then"}
+)  # fmt: skip
+TOPIC_BONUS = 0.1
+WORDS = re.compile(r"[a-z]+")
+LINKED_BONUS = 0.05
 # "ok, fine thanks" after a warning is an acknowledgement, not a question.
 ACKNOWLEDGE = frozenset({"affirm", "deny"})
 
@@ -70,6 +79,7 @@ def turn(
     understanding = coach.understanding
     understood = coach.understand(prepared, vector)
     hits = coach.retriever.rank(prepared, vector, qtype=understood.qtype.value)
+    hits = _in_context(coach, prepared, state, hits)
     flag = coach.red_flag(text, prepared, hits, vector, _subject(coach, state))
     if flag is not None:
         reply = coach.safety_reply(flag, hits)
@@ -94,6 +104,31 @@ def turn(
         )
     subject = coach.kb.get(reply.sources[0].id) if reply.sources else None
     return reply, _after(state, reply, subject)
+
+
+def _in_context(coach: Coach, prepared: str, state: State, hits: list[Hit]) -> list[Hit]:
+    """ "How do i test mine?" after stiff ankles leans on the conversation: a message that points
+    back (mine, it, they…) and names no chunk ranks the current topic and what it links to a
+    little higher."""
+    topic = coach.kb.get(state.topic)
+    if (
+        topic is None
+        or hits[0].name >= NAMED
+        or not set(WORDS.findall(prepared.lower())) & BACK_REFERENCE
+    ):
+        return hits
+    linked = set(topic.related) | {chunk.id for chunk in coach.offered_exercises(topic)}
+
+    def bonus(hit: Hit) -> float:
+        if hit.chunk.id == topic.id:
+            return TOPIC_BONUS
+        return LINKED_BONUS if hit.chunk.id in linked else 0.0
+
+    return sorted((replace(hit, score=hit.score + bonus(hit)) for hit in hits), key=_by_score)
+
+
+def _by_score(hit: Hit) -> float:
+    return -hit.score
 
 
 def _subject(coach: Coach, state: State) -> str:

@@ -428,3 +428,10 @@ def test_the_topics_the_conversation_falls_back_on_exist(kb):
 
     for chunk_id in (*conversation.GENERAL_TOPIC.values(), conversation.TIME_TO_RESULTS_TOPIC):
         assert kb.get(chunk_id) is not None, chunk_id
+
+
+async def test_a_message_that_points_back_leans_on_the_current_topic(chat):
+    # Alone, "when do they normally straighten" ranks the adult bone-shape topic first.
+    await chat.reply("u", "my son has knock knees, hes 4")
+    reply = await chat.reply("u", "when do they normally straighten")
+    assert reply.sources[0].id == "children-knock-knees"
