@@ -36,8 +36,6 @@ RED_FLAGS = [
     ("numbness in my groin and trouble peeing", "red-flags-emergency"),
     ("my leg is getting weaker fast", "red-flags-emergency"),
     ("I can't control my bladder since my back started hurting", "red-flags-emergency"),
-    ("twisted my ankle on the trail this morning, knee feels weird too", "red-flags-injury"),
-    ("my knee gets stuck halfway when i bend it", "red-flags-injury"),
 ]
 
 EVERYDAY = [
@@ -61,8 +59,6 @@ EVERYDAY = [
     "my hips feel weak, will it get better",
     "my knees buckle inward on jumps",
     "my knee is wobbly and goes in on step downs",
-    "twisted my ankle badly a few years back and it's been stiff since, linked to my knees?",
-    "are we stuck with knock knees for life once we're adults",
 ]
 
 
