@@ -65,8 +65,9 @@ BACK_REFERENCE = frozenset(
      "his", "one", "there", "then"}
 )  # fmt: skip
 TOPIC_BONUS = 0.1
-WORDS = re.compile(r"[a-z]+")
 LINKED_BONUS = 0.05
+# Letters only, so "it's" and "that's" still show their pronoun (retrieval.WORD keeps them whole).
+BARE_WORD = re.compile(r"[a-z]+")
 # "ok, fine thanks" after a warning is an acknowledgement, not a question.
 ACKNOWLEDGE = frozenset({"affirm", "deny"})
 
@@ -107,14 +108,14 @@ def turn(
 
 
 def _in_context(coach: Coach, prepared: str, state: State, hits: list[Hit]) -> list[Hit]:
-    """ "How do i test mine?" after stiff ankles leans on the conversation: a message that points
-    back (mine, it, they…) and names no chunk ranks the current topic and what it links to a
-    little higher."""
+    """ "When do they normally straighten?" after a 4-year-old's knock knees leans on the
+    conversation: a message that points back (mine, it, they…) and names no chunk ranks the
+    current topic and what it links to a little higher."""
     topic = coach.kb.get(state.topic)
     if (
         topic is None
         or hits[0].name >= NAMED
-        or not set(WORDS.findall(prepared.lower())) & BACK_REFERENCE
+        or not set(BARE_WORD.findall(prepared.lower())) & BACK_REFERENCE
     ):
         return hits
     linked = set(topic.related) | {chunk.id for chunk in coach.offered_exercises(topic)}
