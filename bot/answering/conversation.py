@@ -38,6 +38,7 @@ RELEASES_SAFETY = frozenset({QType.CAUSE, QType.DEFINITION})
 # "remind me at 7am", "every day at 18:30": the time is a slot of the command, not its intent.
 TIME = re.compile(r"\b(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?(?!\d)")
 NAMED = 0.85  # a follow-up that names another chunk this clearly is about that chunk
+CLEARLY_AHEAD = 0.5  # …as is one whose top exercise leads the next hit by this much
 TIME_TO_RESULTS_TOPIC = "how-long-to-improve"
 # A follow-up with nothing to follow is about knee valgus in general.
 GENERAL_TOPIC = {"fix": FIX_HUB, "dose": "how-often-to-train", "why": CAUSES_HUB}
@@ -272,7 +273,7 @@ def _question(
 
 def _follow_up(coach: Coach, name: str, state: State, hits: list[Hit], text: str = "") -> Reply:
     """harder / easier / dose / why / fix / show / more, about what the conversation is on."""
-    named = hits[0].chunk if hits[0].name >= NAMED else None
+    named = _named(hits)
     exercise = named if named and named.kind is Kind.EXERCISE else coach.kb.get(state.exercise)
     topic = named or coach.kb.get(state.topic) or exercise
     if name in ("harder", "easier", "dose", "show") and exercise is None and topic is not None:
@@ -292,6 +293,16 @@ def _follow_up(coach: Coach, name: str, state: State, hits: list[Hit], text: str
         return coach.fixes(topic)
     subject = exercise if name == "why" and on_exercise else topic
     return coach.more(subject.id) if subject else coach.unknown()
+
+
+def _named(hits: list[Hit]) -> Chunk | None:
+    """The chunk a follow-up names: by its title or an alias, or, for an exercise, by a match
+    far ahead of the rest ("ok the clam one, how do i do it")."""
+    top = hits[0]
+    if top.name >= NAMED:
+        return top.chunk
+    ahead = len(hits) < 2 or top.score - hits[1].score >= CLEARLY_AHEAD
+    return top.chunk if top.chunk.kind is Kind.EXERCISE and ahead else None
 
 
 def _described(
