@@ -65,10 +65,12 @@ BACK_REFERENCE = frozenset(
     {"mine", "it", "its", "that", "this", "they", "them", "those", "these", "he", "she", "her",
      "his", "one", "there", "then"}
 )  # fmt: skip
-TOPIC_BONUS = 0.1
+TOPIC_BONUS = 0.15
 LINKED_BONUS = 0.05
 # Letters only, so "it's" and "that's" still show their pronoun (retrieval.WORD keeps them whole).
 BARE_WORD = re.compile(r"[a-z]+")
+# "which exercise first?" asks for one exercise, not the list.
+ONE_ASKED = re.compile(r"\b(first|one|single)\b|\b(exercise|stretch|drill)\b")
 # "ok, fine thanks" after a warning is an acknowledgement, not a question.
 ACKNOWLEDGE = frozenset({"affirm", "deny"})
 
@@ -113,11 +115,7 @@ def _in_context(coach: Coach, prepared: str, state: State, hits: list[Hit]) -> l
     conversation: a message that points back (mine, it, they…) and names no chunk ranks the
     current topic and what it links to a little higher."""
     topic = coach.kb.get(state.topic)
-    if (
-        topic is None
-        or hits[0].name >= NAMED
-        or not set(BARE_WORD.findall(prepared.lower())) & BACK_REFERENCE
-    ):
+    if topic is None or hits[0].name >= NAMED or not _points_back(prepared):
         return hits
     linked = set(topic.related) | {chunk.id for chunk in coach.offered_exercises(topic)}
 
@@ -127,6 +125,10 @@ def _in_context(coach: Coach, prepared: str, state: State, hits: list[Hit]) -> l
         return LINKED_BONUS if hit.chunk.id in linked else 0.0
 
     return sorted((replace(hit, score=hit.score + bonus(hit)) for hit in hits), key=_by_score)
+
+
+def _points_back(text: str) -> bool:
+    return bool(set(BARE_WORD.findall(text.lower())) & BACK_REFERENCE)
 
 
 def _by_score(hit: Hit) -> float:
@@ -201,15 +203,21 @@ def _without_context(
 def _fix_for_topic(
     coach: Coach, text: str, understood: Understood, state: State, hits: list[Hit]
 ) -> Reply | None:
-    """ "Right, what should i do for the feet then" after flat feet: a fix question that names
-    the cause the conversation is on, and that retrieval can only answer with a hub (the whole
-    plan, every exercise), is about that cause."""
+    """ "Right, what should i do for the feet then" after flat feet: a fix or which-exercises
+    question that names the cause the conversation is on, points back at it or asks for one
+    exercise ("which exercise first"), and that retrieval can only answer with a hub (the whole
+    plan, every exercise), is about that cause: its exercises, or the first one's how-to."""
     topic = coach.kb.get(state.topic)
-    if understood.qtype is not QType.FIX or topic is None or topic.kind is not Kind.CAUSE:
+    asks_fix = understood.qtype in (QType.FIX, QType.CHOICE)
+    if not asks_fix or topic is None or topic.kind is not Kind.CAUSE:
         return None
     names = coach.stems(content_words(" ".join([topic.title, *topic.aliases, *topic.tags]).lower()))
     named = bool(coach.stems(content_words(text.lower())) & (names - GENERIC_STEMS))
-    return coach.fixes(topic) if named and hits[0].chunk.hub else None
+    one = ONE_ASKED.search(text.lower()) is not None
+    if not hits[0].chunk.hub or not (named or one or _points_back(text)):
+        return None
+    offered = coach.offered_exercises(topic)
+    return coach.howto(offered[0]) if one and offered else coach.fixes(topic)
 
 
 def _elsewhere(coach: Coach, understood: Understood, vector: np.ndarray) -> bool:
