@@ -298,6 +298,9 @@ def _follow_up(coach: Coach, name: str, state: State, hits: list[Hit], text: str
     if name == "show" and exercise is not None:
         return coach.howto(_described(coach, exercise, topic, hits, text))
     if name == "fix" and topic is not None:
+        offered = coach.offered_exercises(topic)
+        if ONE_ASKED.search(text.lower()) and offered and topic.kind is not Kind.EXERCISE:
+            return coach.howto(offered[0])  # "is there a drill i can do for that?"
         return coach.fixes(topic)
     subject = exercise if name == "why" and on_exercise else topic
     return coach.more(subject.id) if subject else coach.unknown()

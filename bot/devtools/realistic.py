@@ -37,6 +37,10 @@ FIFTH_DIALOGUES = DATA / "fifth_writer_dialogues.jsonl"
 # stop (measured, failures unread) and became dev the stop after, when the seventh's was written.
 SIXTH_MESSAGES = DATA / "sixth_writer_messages.jsonl"
 SIXTH_DIALOGUES = DATA / "sixth_writer_dialogues.jsonl"
+# A seventh writer's, written while the sixth's became dev; never tuned on: reported with the test
+# split, like the third.
+SEVENTH_MESSAGES = DATA / "seventh_writer_messages.jsonl"
+SEVENTH_DIALOGUES = DATA / "seventh_writer_dialogues.jsonl"
 ALL_FILES = (
     MESSAGES_FILE,
     DIALOGUES_FILE,
@@ -50,6 +54,8 @@ ALL_FILES = (
     FIFTH_DIALOGUES,
     SIXTH_MESSAGES,
     SIXTH_DIALOGUES,
+    SEVENTH_MESSAGES,
+    SEVENTH_DIALOGUES,
 )
 # ../shared next to the clone, or next to the folder of worktrees the clone sits in.
 SHARED = next(
@@ -208,6 +214,7 @@ async def evaluate(
         sets.append(("sixth writer (dev)", SIXTH_MESSAGES, SIXTH_DIALOGUES, None))
     if split != "dev":
         sets.append(("third writer (held out)", THIRD_MESSAGES, THIRD_DIALOGUES, None))
+        sets.append(("seventh writer (held out)", SEVENTH_MESSAGES, SEVENTH_DIALOGUES, None))
     if shared and SHARED_MESSAGES.exists() and SHARED_DIALOGUES.exists():
         sets.append(("shared real-user dev", SHARED_MESSAGES, SHARED_DIALOGUES, None))
     parts = []
